@@ -1,0 +1,1 @@
+"""Audio analyzers: they read the decoded mono soundtrack, never the video."""

@@ -1,0 +1,1 @@
+"""Visual analyzers: they read decoded frames with their presentation times."""

@@ -1,0 +1,243 @@
+"""The `reelscope` command: analyze, analyzers, doctor.
+
+Settings are built once here (flags over ``REELSCOPE_*`` environment over defaults) and passed
+down. Every ReelscopeError ends the command with its own exit code and a one-line fix.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from reelscope import __version__
+from reelscope.analyzers.registry import Registry
+from reelscope.cli.params import parse_set_flags
+from reelscope.core.errors import ReelscopeError
+from reelscope.core.jobs import JobSpec
+from reelscope.core.report import AnalysisReport
+from reelscope.core.settings import Settings
+from reelscope.engine.engine import Engine
+from reelscope.engine.events import Event
+from reelscope.engine.executors.inline import InlineExecutor
+from reelscope.engine.executors.process import ProcessExecutor
+from reelscope.store.jobs import JobStore, atomic_write_text
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Second-by-second analysis of short-form video.")
+console = Console(stderr=True)
+out = Console()
+
+_STATUS_STYLE = {"ok": "green", "skipped": "yellow", "unavailable": "yellow", "failed": "red", "timed_out": "red", "crashed": "red"}
+
+
+def _fail(exc: ReelscopeError) -> typer.Exit:
+    console.print(f"[red]error:[/red] {exc.message}")
+    if exc.fix:
+        console.print(f"[dim]fix:[/dim] {exc.fix}")
+    return typer.Exit(exc.exit_code)
+
+
+def _settings(**overrides: Any) -> Settings:
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _executor(settings: Settings):
+    if settings.executor == "inline":
+        return InlineExecutor()
+    return ProcessExecutor(settings.workers, settings.max_tasks_per_worker, log_dir=settings.data_dir / "logs")
+
+
+@app.command()
+def analyze(
+    path: Annotated[Path, typer.Argument(help="video or audio file to analyse")],
+    analyzer: Annotated[list[str], typer.Option("-a", "--analyzer", help="run only these (repeatable); default: all")] = [],  # noqa: B006
+    set_: Annotated[list[str], typer.Option("--set", help="ANALYZER.PARAM=VALUE (repeatable)")] = [],  # noqa: B006
+    output_dir: Annotated[Path | None, typer.Option("-o", "--output-dir", help="also write the report JSON here")] = None,
+    executor: Annotated[str | None, typer.Option(help="process (default) or inline")] = None,
+    workers: Annotated[int | None, typer.Option(help="worker processes (default: CPU count)")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="store and work folder (default ~/.local/share/reelscope)")] = None,
+    force: Annotated[bool, typer.Option("--force", help="recompute even if the store has this report")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="print the report JSON to stdout instead of a table")] = False,
+) -> None:
+    """Analyse one video and write its report."""
+    try:
+        settings = _settings(executor=executor, workers=workers, data_dir=data_dir)
+        spec = JobSpec(source=str(path), analyzers=tuple(analyzer), params=parse_set_flags(set_))
+        store = JobStore(settings.db_path, settings.reports_dir)
+        ex = _executor(settings)
+        try:
+            report = _run_with_progress(Engine(settings, ex, store), spec, force, quiet=as_json)
+        finally:
+            ex.close()
+            store.close()
+    except ReelscopeError as exc:
+        raise _fail(exc) from exc
+    if output_dir is not None:
+        target = output_dir / f"{path.stem}.reelscope.json"
+        atomic_write_text(target, report.model_dump_json(indent=1))
+        console.print(f"report: {target}")
+    if as_json:
+        out.print_json(report.model_dump_json())
+    else:
+        _print_summary(report)
+    console.print(f"stored report: {settings.reports_dir / (report.job_id + '.json')}")
+
+
+def _run_with_progress(engine: Engine, spec: JobSpec, force: bool, quiet: bool) -> AnalysisReport:
+    columns = (TextColumn("{task.description}"), BarColumn(), TaskProgressColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, disable=quiet or not console.is_terminal, transient=True) as progress:
+        decode_bar = progress.add_task("decode", total=1.0)
+        analyze_bar = progress.add_task("analyze", total=None, visible=False)
+
+        def on_event(event: Event) -> None:
+            if event.kind == "decode_progress":
+                progress.update(decode_bar, completed=event.data["fraction"])
+            elif event.kind == "job_started":
+                progress.update(analyze_bar, total=len(event.data["analyzers"]), visible=True)
+            elif event.kind == "task_started":
+                progress.update(analyze_bar, description=f"analyze: {event.data['analyzer']}")
+            elif event.kind == "task_finished":
+                progress.advance(analyze_bar)
+            elif event.kind == "cached":
+                console.print("[dim]answered from the store (same media, analyzers and params); --force recomputes[/dim]")
+
+        return engine.run(spec, on_event, force=force)
+
+
+def _findings(summary: dict[str, Any], limit: int = 4) -> str:
+    parts = []
+    for key, value in summary.items():
+        if isinstance(value, (int, float, str, bool)) or value is None:
+            parts.append(f"{key}={value}")
+        if len(parts) == limit:
+            break
+    return ", ".join(parts)
+
+
+def _print_summary(report: AnalysisReport) -> None:
+    media = report.media
+    out.print(
+        f"[bold]{Path(report.source.path).name}[/bold]  {media.duration_s:.2f} s  {media.width}x{media.height}"
+        f"  job {report.job_id}  [bold]{report.status.value}[/bold]"
+    )
+    table = Table("analyzer", "status", "seconds", "findings / error")
+    for name, result in report.analyzers.items():
+        style = _STATUS_STYLE.get(result.status.value, "")
+        detail = _findings(result.summary) if result.error is None else f"{result.error.message} {result.error.fix or ''}"
+        table.add_row(name, f"[{style}]{result.status.value}[/{style}]", f"{result.duration_s:.2f}", detail)
+    out.print(table)
+    t = report.timings
+    out.print(
+        f"probe {t.probe_s:.2f} s, decode {t.decode_s:.2f} s, analyze {t.analyze_s:.2f} s, total {t.total_s:.2f} s"
+        f" = {t.realtime_factor:.3f}x realtime"
+    )
+
+
+@app.command("analyzers")
+def list_analyzers(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
+    """List every analyzer, whether it can run here, and if not what to install."""
+    registry = Registry.default()
+    rows = []
+    for name in registry.names():
+        availability = registry.availability(name)
+        row: dict[str, Any] = {"name": name, "available": availability.available, "reason": availability.reason, "fix": availability.fix}
+        try:
+            cls = registry.get(name)
+            needs = cls.spec.needs
+            row |= {
+                "version": cls.spec.version,
+                "description": cls.spec.description,
+                "after": list(needs.after),
+                "frames": None if needs.frames is None else vars(needs.frames),
+                "audio": None if needs.audio is None else vars(needs.audio),
+                "params": cls.Params.model_json_schema(),
+            }
+        except ImportError:
+            pass
+        rows.append(row)
+    if as_json:
+        out.print_json(json.dumps(rows))
+        return
+    table = Table("analyzer", "version", "available", "reads", "description / fix")
+    for row in rows:
+        reads = ", ".join(x for x in ("frames" if row.get("frames") else "", "audio" if row.get("audio") else "") if x)
+        if row.get("after"):
+            reads += " + " + ", ".join(row["after"])
+        detail = row.get("description", "") if row["available"] else f"[yellow]{row['reason']}[/yellow] — {row['fix']}"
+        table.add_row(row["name"], row.get("version", "?"), "yes" if row["available"] else "[yellow]no[/yellow]", reads, detail)
+    out.print(table)
+
+
+@app.command()
+def doctor(data_dir: Annotated[Path | None, typer.Option(help="data folder to check")] = None) -> None:
+    """Check the install: decoder, data folder, every analyzer. Exits 1 if something is broken."""
+    import av
+
+    settings = _settings(data_dir=data_dir)
+    problems = 0
+    table = Table("check", "result", "detail")
+    try:
+        probe_clip = _tiny_clip()
+        from reelscope.media.probe import probe
+
+        info = probe(probe_clip)
+        table.add_row("decoder", "[green]ok[/green]", f"PyAV {av.__version__}, FFmpeg {av.ffmpeg_version_info}, decoded a {info.width}x{info.height} test clip")
+    except Exception as exc:  # doctor reports, never crashes
+        problems += 1
+        table.add_row("decoder", "[red]broken[/red]", f"{exc!r} — reinstall: pip install --force-reinstall av")
+    try:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=settings.data_dir):
+            pass
+        JobStore(settings.db_path, settings.reports_dir).close()
+        table.add_row("data folder", "[green]ok[/green]", f"{settings.data_dir} is writable, store opens")
+    except Exception as exc:
+        problems += 1
+        table.add_row("data folder", "[red]broken[/red]", f"{settings.data_dir}: {exc} — set REELSCOPE_DATA_DIR to a writable folder")
+    table.add_row("cpu", "[green]ok[/green]", f"{os.cpu_count()} cores; {settings.workers} workers")
+    registry = Registry.default()
+    for name in registry.names():
+        availability = registry.availability(name)
+        if availability.available:
+            table.add_row(f"analyzer {name}", "[green]available[/green]", "")
+        else:
+            table.add_row(f"analyzer {name}", "[yellow]unavailable[/yellow]", f"{availability.reason} — {availability.fix}")
+    out.print(table)
+    if problems:
+        raise typer.Exit(1)
+
+
+def _tiny_clip() -> Path:
+    """A one-second 64x64 H.264 clip written with PyAV, to prove encode+decode work."""
+    import av
+    import numpy as np
+
+    path = Path(tempfile.mkdtemp()) / "doctor.mp4"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=10)
+        stream.width = stream.height = 64
+        stream.pix_fmt = "yuv420p"
+        for i in range(10):
+            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 20, np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+@app.callback(invoke_without_command=True)
+def main(version: Annotated[bool, typer.Option("--version", help="print the version")] = False) -> None:
+    if version:
+        out.print(__version__)
+        raise typer.Exit(0)
+
+
+if __name__ == "__main__":
+    sys.exit(app())

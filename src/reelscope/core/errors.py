@@ -1,0 +1,103 @@
+"""The one error tree. Each class knows its CLI exit code and HTTP status.
+
+Third-party exceptions are translated at their seam (PyAV in media/, the executors for worker
+failures) and always chained with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+
+class ReelscopeError(Exception):
+    """Base of every error reelscope raises on purpose."""
+
+    exit_code = 1
+    http_status = 500
+    code = "internal_error"
+
+    def __init__(self, message: str, *, fix: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fix = fix
+
+    def to_dict(self) -> dict[str, str | None]:
+        return {"code": self.code, "message": self.message, "fix": self.fix}
+
+
+class InputError(ReelscopeError):
+    exit_code = 2
+    http_status = 422
+    code = "invalid_input"
+
+
+class UnknownAnalyzer(InputError):
+    code = "unknown_analyzer"
+
+
+class InvalidParams(InputError):
+    code = "invalid_params"
+
+
+class UnsupportedMedia(InputError):
+    exit_code = 4
+    http_status = 415
+    code = "unsupported_media"
+
+
+class PathNotAllowed(InputError):
+    http_status = 403
+    code = "path_not_allowed"
+
+
+class MediaError(ReelscopeError):
+    exit_code = 3
+    http_status = 422
+    code = "media_error"
+
+
+class MediaNotFound(MediaError):
+    http_status = 404
+    code = "media_not_found"
+
+
+class DownloadFailed(MediaError):
+    http_status = 502
+    code = "download_failed"
+
+
+class DecodeFailed(MediaError):
+    exit_code = 4
+    code = "decode_failed"
+
+
+class AnalyzerError(ReelscopeError):
+    exit_code = 5
+    code = "analyzer_error"
+
+
+class MissingDependency(AnalyzerError):
+    code = "missing_dependency"
+
+
+class ModelUnavailable(AnalyzerError):
+    code = "model_unavailable"
+
+
+class TaskTimedOut(ReelscopeError):
+    exit_code = 6
+    http_status = 504
+    code = "task_timed_out"
+
+
+class WorkerCrashed(ReelscopeError):
+    exit_code = 6
+    code = "worker_crashed"
+
+
+class StoreError(ReelscopeError):
+    exit_code = 7
+    code = "store_error"
+
+
+class JobNotFound(StoreError):
+    http_status = 404
+    code = "job_not_found"

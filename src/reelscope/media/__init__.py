@@ -1,0 +1,1 @@
+"""The only package that opens media: probe it, plan the frames, decode once, share as memmaps."""

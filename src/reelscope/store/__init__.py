@@ -1,0 +1,1 @@
+"""Durable job state (SQLite, WAL) and report files written atomically."""
