@@ -40,3 +40,33 @@ def shared_media() -> Path:
     if not SHARED_MEDIA.is_dir():
         pytest.skip(f"real test media not found at {SHARED_MEDIA}")
     return SHARED_MEDIA
+
+
+
+# ---------------------------------------------------------------------------- engine / executors
+import os  # noqa: E402
+import sys  # noqa: E402
+
+# ``tests.fakes`` is imported by name ("tests.fakes:EchoAnalyzer") in spawned worker processes,
+# which inherit this process's sys.path: make sure the repository root is on it. Test modules
+# import ``media_factory`` directly, which needs this folder on sys.path whether or not pytest
+# put it there (it does not once tests/ is a package).
+REPO_ROOT = Path(__file__).resolve().parents[1]
+for _folder in (REPO_ROOT, Path(__file__).resolve().parent):
+    if str(_folder) not in sys.path:
+        sys.path.insert(0, str(_folder))
+
+
+@pytest.fixture()
+def repo_on_pythonpath(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Processes started some other way (a CLI subprocess) find ``tests.fakes`` too."""
+    existing = os.environ.get("PYTHONPATH")
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT) + (os.pathsep + existing if existing else ""))
+
+
+@pytest.fixture(scope="session")
+def shots_clip(factory: ClipFactory) -> tuple[Path, Any]:
+    """Three colour shots with hard cuts at known times (64x112, 12 fps, 3 s, with a tone track)."""
+    import media_factory as mf
+
+    return factory("engine_shots.mp4", mf.color_shots)

@@ -32,12 +32,21 @@ def run(frames: list[np.ndarray], **params) -> object:
     images = np.stack(frames)
     n, h, w = images.shape
     info = MediaInfo(
-        path="synthetic", file_size_bytes=1, sha256="0", container="mp4", duration_s=float(n),
-        has_video=True, has_audio=False, width=w, height=h,
+        path="synthetic",
+        file_size_bytes=1,
+        sha256="0",
+        container="mp4",
+        duration_s=float(n),
+        has_video=True,
+        has_audio=False,
+        width=w,
+        height=h,
     )
     analyzer = ContentQuality()
     p = analyzer.validate_params(params)
-    return analyzer.analyze(MediaView(info, FrameSet(images, np.arange(n, dtype=np.float64))), AnalysisContext(params=p))
+    return analyzer.analyze(
+        MediaView(info, FrameSet(images, np.arange(n, dtype=np.float64))), AnalysisContext(params=p)
+    )
 
 
 def test_blur_lowers_sharpness_and_is_flagged():
@@ -70,7 +79,7 @@ def test_letterbox_bars_measured_to_the_pixel():
     box = out.summary["letterbox"]
     assert abs(box["top"] * h - bar) <= 2 and abs(box["bottom"] * h - bar) <= 2
     assert box["left"] == 0 and box["right"] == 0
-    x, y, bw, bh = box["content_box"]
+    _, y, bw, bh = box["content_box"]
     assert abs(y * h - bar) <= 2 and abs(bh * h - (h - 2 * bar)) <= 2 and bw == pytest.approx(1.0)
     # Bars must not count as crushed shadows.
     assert out.summary["mean_crushed_shadows"] < 0.05

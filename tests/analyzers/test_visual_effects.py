@@ -37,8 +37,16 @@ def run(frames: list[np.ndarray], outputs: dict | None = None, times: np.ndarray
     n = len(frames)
     times = np.arange(n) / FPS if times is None else times
     info = MediaInfo(
-        path="synthetic", file_size_bytes=1, sha256="0", container="mp4", duration_s=float(times[-1] + 1 / FPS),
-        has_video=True, has_audio=False, width=W, height=H, avg_fps=FPS,
+        path="synthetic",
+        file_size_bytes=1,
+        sha256="0",
+        container="mp4",
+        duration_s=float(times[-1] + 1 / FPS),
+        has_video=True,
+        has_audio=False,
+        width=W,
+        height=H,
+        avg_fps=FPS,
     )
     analyzer = VisualEffects()
     p = analyzer.validate_params(params)

@@ -55,6 +55,11 @@ class Registry:
             targets[ep.name] = ep.value
         return cls(targets)
 
+    @property
+    def targets(self) -> dict[str, str]:
+        """``{name: "module:Class"}``: enough to rebuild this registry in another process."""
+        return dict(self._targets)
+
     def names(self) -> list[str]:
         return list(self._targets)
 

@@ -21,8 +21,10 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelscope.analyzers.base import AnalysisContext, Analyzer, MediaView
+from reelscope.core.media_info import MediaInfo
 from reelscope.core.needs import AnalyzerSpec, AudioRequest, Needs, PackageRequirement
 from reelscope.core.results import AnalyzerOutput, Segment, Track
+from reelscope.media.bundle import AudioClip
 
 N_FFT = 2048
 HOP = 512
@@ -101,6 +103,22 @@ class AudioAnalysis(Analyzer):
         requires=(PackageRequirement("librosa"), PackageRequirement("pyloudnorm")),
         tags=("audio", "loudness", "music"),
     )
+
+    def __init__(self) -> None:
+        # librosa's numba kernels compile on first use (2-3 s). Pay that once here, when a warm
+        # worker starts, instead of inside the first job's task.
+        rng = np.random.default_rng(0)
+        clip = AudioClip((0.1 * rng.standard_normal(22050 * 2)).astype(np.float32), 22050)
+        media = MediaInfo(
+            path="warm-up",
+            file_size_bytes=0,
+            sha256="",
+            container="none",
+            duration_s=2.0,
+            has_video=False,
+            has_audio=True,
+        )
+        self.analyze(MediaView(media=media, audio=clip), AnalysisContext(params=self.Params()))
 
     def analyze(self, view: MediaView, context: AnalysisContext) -> AnalyzerOutput:
         params = context.params

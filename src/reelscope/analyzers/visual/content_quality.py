@@ -55,7 +55,9 @@ class ContentQuality(Analyzer):
         blocky_above: float = Field(1.35, gt=1, description="blockiness ratio over which a frame is blocky")
         overexposed_clipped_share: float = Field(0.2, gt=0, le=1)
         underexposed_crushed_share: float = Field(0.35, gt=0, le=1)
-        upscaled_min_factor: float = Field(1.5, ge=1.25, description="detail-loss factor from which a frame counts as upscaled")
+        upscaled_min_factor: float = Field(
+            1.5, ge=1.25, description="detail-loss factor from which a frame counts as upscaled"
+        )
         bar_max_fraction: float = Field(0.4, gt=0, lt=0.5, description="largest bar (per side) accepted as letterbox")
 
     @classmethod
@@ -86,7 +88,10 @@ class ContentQuality(Analyzer):
         )
         y0, y1, x0, x1 = top, height - bottom, left, width - right
 
-        metrics = {k: np.zeros(n) for k in ("sharpness", "lap_var", "noise_sigma", "blockiness", "clipped", "crushed", "brightness", "std")}
+        metrics = {
+            k: np.zeros(n)
+            for k in ("sharpness", "lap_var", "noise_sigma", "blockiness", "clipped", "crushed", "brightness", "std")
+        }
         for i, img in enumerate(images):
             img = np.ascontiguousarray(img)
             content = img[y0:y1, x0:x1]
@@ -113,7 +118,10 @@ class ContentQuality(Analyzer):
         m = metrics
         # label -> (flagged samples, severity 0..1 used as the segment score)
         flags = {
-            "blurry": ((m["sharpness"] < params.blurry_below) & (m["std"] >= 8.0), 1 - m["sharpness"] / params.blurry_below),
+            "blurry": (
+                (m["sharpness"] < params.blurry_below) & (m["std"] >= 8.0),
+                1 - m["sharpness"] / params.blurry_below,
+            ),
             "overexposed": (
                 (m["clipped"] >= params.overexposed_clipped_share) | (m["brightness"] > 0.85),
                 np.maximum(m["clipped"], (m["brightness"] - 0.5) * 2),
@@ -123,7 +131,10 @@ class ContentQuality(Analyzer):
                 np.maximum(m["crushed"], (0.5 - m["brightness"]) * 2),
             ),
             "noisy": (m["noise_sigma"] > params.noisy_above_sigma, m["noise_sigma"] / (3 * params.noisy_above_sigma)),
-            "blocky": (m["blockiness"] > params.blocky_above, (m["blockiness"] - 1.0) / (3 * (params.blocky_above - 1.0))),
+            "blocky": (
+                m["blockiness"] > params.blocky_above,
+                (m["blockiness"] - 1.0) / (3 * (params.blocky_above - 1.0)),
+            ),
         }
         duration_s = float(view.media.duration_s) if view.media.duration_s > 0 else float(times_s[-1])
         period_s = 1.0 / params.rate_hz
@@ -162,7 +173,12 @@ class ContentQuality(Analyzer):
                 "bottom": round(bottom / fh, 4),
                 "left": round(left / fw, 4),
                 "right": round(right / fw, 4),
-                "content_box": [round(x0 / fw, 4), round(y0 / fh, 4), round((x1 - x0) / fw, 4), round((y1 - y0) / fh, 4)],
+                "content_box": [
+                    round(x0 / fw, 4),
+                    round(y0 / fh, 4),
+                    round((x1 - x0) / fw, 4),
+                    round((y1 - y0) / fh, 4),
+                ],
             },
             "effective_resolution": {
                 "detail_factor": round(factor, 3) if factor else None,
@@ -178,9 +194,13 @@ class ContentQuality(Analyzer):
         }
         tracks = [
             Track(name="sharpness", unit="ratio", times_s=times_s.tolist(), values=metrics["sharpness"].tolist()),
-            Track(name="noise_sigma", unit="gray_levels", times_s=times_s.tolist(), values=metrics["noise_sigma"].tolist()),
+            Track(
+                name="noise_sigma", unit="gray_levels", times_s=times_s.tolist(), values=metrics["noise_sigma"].tolist()
+            ),
             Track(name="blockiness", unit="ratio", times_s=times_s.tolist(), values=metrics["blockiness"].tolist()),
-            Track(name="clipped_highlights", unit="share", times_s=times_s.tolist(), values=metrics["clipped"].tolist()),
+            Track(
+                name="clipped_highlights", unit="share", times_s=times_s.tolist(), values=metrics["clipped"].tolist()
+            ),
             Track(name="crushed_shadows", unit="share", times_s=times_s.tolist(), values=metrics["crushed"].tolist()),
             Track(name="brightness", unit="ratio", times_s=times_s.tolist(), values=metrics["brightness"].tolist()),
         ]

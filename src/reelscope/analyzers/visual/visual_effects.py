@@ -19,7 +19,13 @@ from reelscope.core.needs import AnalyzerSpec, FrameRequest, Needs
 from reelscope.core.results import AnalyzerOutput, Segment, Track
 
 EFFECT_LABELS = (
-    "flash", "freeze_frame", "zoom_punch_in", "zoom_punch_out", "speed_ramp_up", "speed_ramp_down", "color_grade_change"
+    "flash",
+    "freeze_frame",
+    "zoom_punch_in",
+    "zoom_punch_out",
+    "speed_ramp_up",
+    "speed_ramp_down",
+    "color_grade_change",
 )
 _ZOOM_SCALES = np.round(np.arange(1.08, 2.001, 0.04), 3)
 
@@ -42,7 +48,9 @@ class VisualEffects(Analyzer):
         freeze_min_s: float = Field(0.5, gt=0)
         freeze_max_diff: float = Field(0.002, gt=0, description="mean abs frame difference (0..1) of a frozen frame")
         motion_min: float = Field(0.006, gt=0, description="motion energy that counts as 'the video is moving'")
-        zoom_min_gain: float = Field(2.5, gt=1, description="how much better the rescaled match must be than the raw one")
+        zoom_min_gain: float = Field(
+            2.5, gt=1, description="how much better the rescaled match must be than the raw one"
+        )
         speed_ratio: float = Field(2.0, gt=1)
         speed_min_s: float = Field(0.6, gt=0, description="how long each side of a speed change must last")
         grade_delta_e: float = Field(12.0, gt=0, description="Lab distance of a within-shot colour-grade change")
@@ -63,7 +71,10 @@ class VisualEffects(Analyzer):
             duration_s = float(times[-1])
         rgb = frames.images
         n = len(times)
-        gray = np.stack([cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in rgb]).astype(np.float32) / 255
+        _, h, w, _ = rgb.shape
+        # One cvtColor over all frames stacked vertically (per-frame calls cost more than the work).
+        gray = cv2.cvtColor(np.ascontiguousarray(rgb).reshape(n * h, w, 3), cv2.COLOR_RGB2GRAY)
+        gray = gray.reshape(n, h, w).astype(np.float32) * np.float32(1 / 255)
         luma = gray.mean(axis=(1, 2))
         motion = np.zeros(n)
         diffs = np.abs(np.diff(gray, axis=0))
@@ -82,25 +93,49 @@ class VisualEffects(Analyzer):
             peak = float(luma[start : end + 1].max())
             rise = peak - max(luma[start - 1], luma[end + 1])
             sat = _saturation(rgb[start : end + 1])
-            effects.append(_seg("flash", times[start], _end_time(times, end, duration_s), min(1.0, rise / 0.5),
-                                frames=end - start + 1, peak_luma=round(peak, 3),
-                                color="white" if sat < 0.15 and peak > 0.7 else "colored"))
+            effects.append(
+                _seg(
+                    "flash",
+                    times[start],
+                    _end_time(times, end, duration_s),
+                    min(1.0, rise / 0.5),
+                    frames=end - start + 1,
+                    peak_luma=round(peak, 3),
+                    color="white" if sat < 0.15 and peak > 0.7 else "colored",
+                )
+            )
 
         freeze_frames = np.zeros(n, bool)
         for start, end, before, after in _freezes(motion, times, boundary, p):
             freeze_frames[start : end + 1] = True
-            effects.append(_seg("freeze_frame", times[start], _end_time(times, end, duration_s),
-                                1.0 - float(motion[start + 1 : end + 1].mean()) / p.freeze_max_diff,
-                                frames=end - start + 1, motion_before=round(before, 4), motion_after=round(after, 4)))
+            effects.append(
+                _seg(
+                    "freeze_frame",
+                    times[start],
+                    _end_time(times, end, duration_s),
+                    1.0 - float(motion[start + 1 : end + 1].mean()) / p.freeze_max_diff,
+                    frames=end - start + 1,
+                    motion_before=round(before, 4),
+                    motion_after=round(after, 4),
+                )
+            )
 
         special = flash_frames | freeze_frames
         zoom_frames = np.zeros(n, bool)
         for i, k, scale, gain in _zoom_jumps(gray, motion, boundary, special, p.zoom_min_gain):
             zoom_frames[i : i + k + 1] = True
             label = "zoom_punch_in" if scale > 1 else "zoom_punch_out"
-            effects.append(_seg(label, times[i], times[i + k], min(1.0, (gain - 1) / 9),
-                                scale=round(float(max(scale, 1 / scale)), 3), frames=k + 1,
-                                at_detected_cut=bool(boundary[i])))
+            effects.append(
+                _seg(
+                    label,
+                    times[i],
+                    times[i + k],
+                    min(1.0, (gain - 1) / 9),
+                    scale=round(float(max(scale, 1 / scale)), 3),
+                    frames=k + 1,
+                    at_detected_cut=bool(boundary[i]),
+                )
+            )
         special |= zoom_frames
 
         effects += _speed_ramps(motion, moving_share, times, boundary, special, p)
@@ -109,8 +144,14 @@ class VisualEffects(Analyzer):
 
 
 def _seg(label: str, start_s: float, end_s: float, score: float, **attributes) -> Segment:
-    return Segment(kind="effect", start_s=float(start_s), end_s=float(max(end_s, start_s)), label=label,
-                   score=round(float(np.clip(score, 0.0, 1.0)), 3), attributes=attributes)
+    return Segment(
+        kind="effect",
+        start_s=float(start_s),
+        end_s=float(max(end_s, start_s)),
+        label=label,
+        score=round(float(np.clip(score, 0.0, 1.0)), 3),
+        attributes=attributes,
+    )
 
 
 def _end_time(times: np.ndarray, last: int, duration_s: float) -> float:
@@ -127,9 +168,16 @@ def _passthrough(cut_output) -> list[Segment]:
     if cut_output is None:
         return []
     return [
-        Segment(kind="transition", start_s=s.start_s, end_s=s.end_s, label=s.label, score=s.score,
-                attributes={**s.attributes, "source": "cut_analysis"})
-        for s in cut_output.segments if s.kind == "transition"
+        Segment(
+            kind="transition",
+            start_s=s.start_s,
+            end_s=s.end_s,
+            label=s.label,
+            score=s.score,
+            attributes={**s.attributes, "source": "cut_analysis"},
+        )
+        for s in cut_output.segments
+        if s.kind == "transition"
     ]
 
 
@@ -146,7 +194,7 @@ def _boundaries(gray: np.ndarray, times: np.ndarray, transitions: list[Segment])
             boundary |= inside
             boundary[min(n - 1, int(np.searchsorted(times, t.start_s - 1e-3)))] = True
         return boundary
-    flat = gray.reshape(n, -1)
+    flat = gray[:, ::2, ::2].reshape(n, -1)  # every 4th pixel is plenty for a global statistic
     std = flat.std(axis=1)
     z = (flat - flat.mean(axis=1, keepdims=True)) / np.maximum(std, 1e-6)[:, None]
     corr = (z[1:] * z[:-1]).mean(axis=1)
@@ -170,7 +218,7 @@ def _flashes(luma: np.ndarray, margin: float, max_frames: int) -> list[tuple[int
             if j + 1 >= n:
                 break
             outside = max(luma[i - 1], luma[j + 1])
-            if (luma[i : j + 1].min() > outside + margin and abs(luma[i - 1] - luma[j + 1]) < margin / 2):
+            if luma[i : j + 1].min() > outside + margin and abs(luma[i - 1] - luma[j + 1]) < margin / 2:
                 hit = (i, j)
                 break
         if hit:
@@ -228,7 +276,6 @@ def _zoom_jumps(gray, motion, boundary, special, min_gain):
     so a "cut" that does match is reported as a punch-in with at_detected_cut)."""
     n = len(motion)
     out, last = [], -10
-    shot = _shot_id(boundary)
     for i in range(2, n):
         # A hard cut (ours or cut_analysis's) may really be a punch-in: test it too; frames inside
         # a gradual transition are skipped.
@@ -240,7 +287,7 @@ def _zoom_jumps(gray, motion, boundary, special, min_gain):
         prev = gray[i - 1]
         m = 8  # ignore the border, where a zoomed crop has no counterpart
         best = None
-        for k in range(0, 3):
+        for k in range(3):
             if i + k >= n or (k > 0 and boundary[i + k]):
                 break
             nxt = gray[i + k]
@@ -289,9 +336,10 @@ def _speed_ramps(motion, moving_share, times, boundary, special, p) -> list[Segm
         if min(share_b or 0.0, share_a or 0.0) < 0.4:
             continue
         # Both sides must cover the whole window inside the shot (no half-empty windows at shot edges).
-        if times[i] - p.speed_min_s < times[np.argmax(shot == shot[i])] or times[i] + p.speed_min_s > times[
-            n - 1 - np.argmax((shot == shot[i])[::-1])
-        ]:
+        if (
+            times[i] - p.speed_min_s < times[np.argmax(shot == shot[i])]
+            or times[i] + p.speed_min_s > times[n - 1 - np.argmax((shot == shot[i])[::-1])]
+        ):
             continue
         ratios[i] = max(after, 1e-4) / max(before, 1e-4)
     out = []
@@ -307,8 +355,9 @@ def _speed_ramps(motion, moving_share, times, boundary, special, p) -> list[Segm
             j += 1
         k = i + int(np.argmax(log_r[i : j + 1]))
         label = "speed_ramp_up" if ratios[k] > 1 else "speed_ramp_down"
-        out.append(_seg(label, times[k], times[k], (log_r[k] - threshold) / threshold + 0.5,
-                        ratio=round(float(ratios[k]), 3)))
+        out.append(
+            _seg(label, times[k], times[k], (log_r[k] - threshold) / threshold + 0.5, ratio=round(float(ratios[k]), 3))
+        )
         i = j + 1
     return out
 
@@ -322,6 +371,11 @@ def _frame_stats(rgb: np.ndarray) -> np.ndarray:
     return np.concatenate([lab.mean(axis=1), lab[:, :, 0].std(axis=1)[:, None]], axis=1)
 
 
+def _correlation(a: np.ndarray, b: np.ndarray) -> float:
+    a, b = a - a.mean(), b - b.mean()
+    return float((a * b).mean() / max(float(a.std() * b.std()), 1e-9))
+
+
 def _grade_changes(rgb, gray, times, boundary, special, p) -> list[Segment]:
     """Within a shot: mean Lab jumps by grade_delta_e (or contrast by grade_contrast_ratio) between
     the 0.3 s before and after a frame, each side steady, while the picture structure stays (the
@@ -330,8 +384,6 @@ def _grade_changes(rgb, gray, times, boundary, special, p) -> list[Segment]:
     n = len(times)
     stats = _frame_stats(rgb)
     shot = _shot_id(boundary)
-    flat = gray.reshape(n, -1)
-    z = (flat - flat.mean(axis=1, keepdims=True)) / np.maximum(flat.std(axis=1), 1e-6)[:, None]
     usable = ~special
     out = []
     last = -1e9
@@ -352,14 +404,25 @@ def _grade_changes(rgb, gray, times, boundary, special, p) -> list[Segment]:
             hit = delta_e >= p.grade_delta_e_at_cut
         else:
             steady = max(sb[:, :3].std(0).max(), sa[:, :3].std(0).max()) < delta_e / 4
-            same_picture = float((z[i] * z[i - 1]).mean()) > 0.7
-            hit = steady and same_picture and (
-                delta_e >= p.grade_delta_e or max(contrast, 1 / contrast) >= p.grade_contrast_ratio
+            same_picture = steady and _correlation(gray[i], gray[i - 1]) > 0.7
+            hit = (
+                steady
+                and same_picture
+                and (delta_e >= p.grade_delta_e or max(contrast, 1 / contrast) >= p.grade_contrast_ratio)
             )
         if hit and times[i] - last > 0.5:
             last = times[i]
-            out.append(_seg("color_grade_change", times[i], times[i], delta_e / (2 * p.grade_delta_e),
-                            delta_e=round(delta_e, 2), contrast_ratio=round(contrast, 3), at_cut=at_cut))
+            out.append(
+                _seg(
+                    "color_grade_change",
+                    times[i],
+                    times[i],
+                    delta_e / (2 * p.grade_delta_e),
+                    delta_e=round(delta_e, 2),
+                    contrast_ratio=round(contrast, 3),
+                    at_cut=at_cut,
+                )
+            )
     return out
 
 

@@ -23,6 +23,7 @@ from multiprocessing.connection import Connection, wait
 from pathlib import Path
 from typing import Any
 
+from reelscope.analyzers.registry import Registry
 from reelscope.core.results import ErrorInfo, Outcome, OutcomeStatus
 from reelscope.engine.events import Event, EventSink
 from reelscope.engine.task import AnalyzerTask
@@ -32,7 +33,7 @@ _STARTUP_TIMEOUT_S = 180.0
 _LOG_TAIL_CHARS = 4000
 
 
-def _worker_main(conn: Connection, preload: list[str], log_path: str) -> None:
+def _worker_main(conn: Connection, targets: dict[str, str], preload: list[str], log_path: str) -> None:
     """Entry point of a worker process: load analyzers, then serve tasks until told to stop."""
     import faulthandler
     import sys
@@ -50,7 +51,7 @@ def _worker_main(conn: Connection, preload: list[str], log_path: str) -> None:
     from reelscope.analyzers.registry import Registry
     from reelscope.engine.task import execute_task
 
-    registry = Registry.default()
+    registry = Registry(targets)
     instances: dict[str, Any] = {}
     for name in preload:
         try:
@@ -96,9 +97,16 @@ class _Worker:
 
 
 class ProcessExecutor:
-    def __init__(self, workers: int = 2, max_tasks_per_worker: int = 100, log_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        workers: int = 2,
+        max_tasks_per_worker: int = 100,
+        log_dir: Path | None = None,
+        registry: Registry | None = None,
+    ) -> None:
         if workers < 1:
             raise ValueError("workers must be >= 1")
+        self.registry = registry or Registry.default()
         self.size = workers
         self.max_tasks_per_worker = max_tasks_per_worker
         self.log_dir = Path(log_dir or Path.cwd() / ".reelscope-logs")
@@ -124,7 +132,7 @@ class ProcessExecutor:
         os.environ.update({k: "1" for k in _THREAD_ENV})  # inherited at spawn, read at import
         try:
             process = self.ctx.Process(
-                target=_worker_main, args=(child_conn, self.preload, str(log_path)), name=f"reelscope-worker-{number}"
+                target=_worker_main, args=(child_conn, self.registry.targets, self.preload, str(log_path)), name=f"reelscope-worker-{number}"
             )
             process.daemon = True
             process.start()

@@ -1,0 +1,1 @@
+"""Benchmarks: run by hand, print tables; numbers go into issue notes, not into assertions."""
