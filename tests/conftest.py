@@ -44,8 +44,8 @@ def shared_media() -> Path:
 
 
 # ---------------------------------------------------------------------------- engine / executors
-import os  # noqa: E402
-import sys  # noqa: E402
+import os
+import sys
 
 # ``tests.fakes`` is imported by name ("tests.fakes:EchoAnalyzer") in spawned worker processes,
 # which inherit this process's sys.path: make sure the repository root is on it. Test modules

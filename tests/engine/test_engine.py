@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
+from tests.fakes import FAKE_TARGETS
 
 import media_factory as mf
 from reelscope.analyzers.registry import BUILTINS, Registry
@@ -22,7 +23,6 @@ from reelscope.engine.engine import Engine
 from reelscope.engine.events import Event
 from reelscope.engine.executors.inline import InlineExecutor
 from reelscope.store.jobs import JobStore
-from tests.fakes import FAKE_TARGETS
 
 FRAME_ANALYZERS = ("cut_analysis", "camera_analysis", "color_analysis", "content_quality", "visual_effects")
 

@@ -4,9 +4,11 @@ recycling of ProcessExecutor workers, and InlineExecutor agreeing on the non-cra
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 
 import pytest
+from tests.fakes import FAKE_TARGETS, SLEEPY_TIMEOUT_S, EchoAnalyzer
 
 from reelscope.analyzers.registry import Registry
 from reelscope.core.results import OutcomeStatus
@@ -18,7 +20,6 @@ from reelscope.media.bundle import BundleRef
 from reelscope.media.decode import decode
 from reelscope.media.plan import build_frame_plan
 from reelscope.media.probe import probe
-from tests.fakes import FAKE_TARGETS, SLEEPY_TIMEOUT_S, EchoAnalyzer
 
 REGISTRY = Registry(FAKE_TARGETS)
 
@@ -211,3 +212,14 @@ def test_close_stops_every_worker(tmp_path, decoded):
     assert ex.workers == []
     assert not any(p.is_alive() for p in processes)
     assert sorted(Path(tmp_path).glob("worker-*.log"))  # each worker had a log
+
+
+def test_an_idle_worker_that_died_is_replaced_before_its_next_task(tmp_path, decoded):
+    with ProcessExecutor(workers=1, registry=REGISTRY, log_dir=tmp_path) as ex:
+        first = ex.run([make_task("echo", decoded)], lambda e: None)["echo"]
+        victim = ex.workers[0].process
+        os.kill(victim.pid, signal.SIGKILL)
+        victim.join(timeout=5)
+        second = ex.run([make_task("echo", decoded)], lambda e: None)["echo"]
+    assert second.status == OutcomeStatus.ok
+    assert second.output.summary["pid"] != first.output.summary["pid"]

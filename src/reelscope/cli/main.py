@@ -32,7 +32,7 @@ from reelscope.engine.executors.process import ProcessExecutor
 from reelscope.store.jobs import JobStore, atomic_write_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Second-by-second analysis of short-form video.")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths stay whole for copy and grep
 out = Console()
 
 _STATUS_STYLE = {"ok": "green", "skipped": "yellow", "unavailable": "yellow", "failed": "red", "timed_out": "red", "crashed": "red"}

@@ -48,10 +48,10 @@ class Engine:
                 f"{path.name} is {path.stat().st_size} bytes, over the {self.settings.max_file_size_bytes}-byte limit",
                 fix="raise REELSCOPE_MAX_FILE_SIZE_BYTES",
             )
-        # Warm the workers while we probe and decode.
-        self.executor.start([n for n in names if self.registry.availability(n).available])
         media = probe(path)
         probe_s = time.perf_counter() - started
+        # Start (warm) the workers now, so their start-up overlaps the decode.
+        self.executor.start([n for n in names if self.registry.availability(n).available])
         plan = plan_job(self.registry, names, params, media)
         effective = {n: p.model_dump(mode="json") for n, p in params.items()}
         job_id = derive_job_id(media.sha256, {n: (plan.versions[n], effective[n]) for n in names})
@@ -81,6 +81,7 @@ class Engine:
             raise
         except BaseException as exc:
             self.store.set_status(job_id, JobStatus.failed, f"{type(exc).__name__}: {exc}")
+            on_event(Event("job_finished", job_id, {"status": JobStatus.failed, "error": str(exc)}))
             raise
         finally:
             if not self.settings.keep_work_files:

@@ -69,8 +69,11 @@ class _StreamWriter:
 
 
 class _AudioWriter:
-    def __init__(self, rate_hz: int, work_dir: Path) -> None:
+    def __init__(self, rate_hz: int, work_dir: Path, duration_s: float) -> None:
         self.rate_hz = rate_hz
+        # AAC and other codecs decode a few ms of encoder padding past the stream's end: keep
+        # the audio inside the media's duration so every time we publish is inside it too.
+        self.max_samples = int(round(duration_s * rate_hz))
         self.path = work_dir / f"audio_{rate_hz}.f32"
         self.file: BinaryIO = self.path.open("wb")
         self.resampler = av.AudioResampler(format="flt", layout="mono", rate=rate_hz)
@@ -93,6 +96,7 @@ class _AudioWriter:
             self._write(samples)
 
     def _write(self, samples: np.ndarray) -> None:
+        samples = samples[: max(0, self.max_samples - self.n_samples)]
         self.file.write(samples.tobytes())
         self.n_samples += samples.shape[0]
 
@@ -115,7 +119,7 @@ def decode(info: MediaInfo, plan: FramePlan, work_dir: Path, on_progress: Progre
         astream = container.streams.audio[0] if plan.audio_rates_hz and container.streams.audio else None
         selected = [s for s in (vstream, astream) if s is not None]
         video_writers = [_StreamWriter(p, work_dir, info.rotation_deg) for p in plan.streams.values()]
-        audio_writers = [_AudioWriter(r, work_dir) for r in plan.audio_rates_hz]
+        audio_writers = [_AudioWriter(r, work_dir, info.duration_s) for r in plan.audio_rates_hz]
         if vstream is not None:
             vstream.thread_type = "AUTO"  # frame threading: the decode pass uses every core
         origin_s = container.start_time / av.time_base if container.start_time else 0.0

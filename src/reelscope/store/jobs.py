@@ -128,10 +128,10 @@ class JobStore:
 
     def list(self, status: JobStatus | None = None, limit: int = 50, offset: int = 0) -> list[JobRecord]:
         if status is None:
-            rows = self._execute("SELECT * FROM jobs ORDER BY created_at DESC LIMIT ? OFFSET ?", (limit, offset))
+            rows = self._execute("SELECT * FROM jobs ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?", (limit, offset))
         else:
             rows = self._execute(
-                "SELECT * FROM jobs WHERE status=? ORDER BY created_at DESC LIMIT ? OFFSET ?", (status.value, limit, offset)
+                "SELECT * FROM jobs WHERE status=? ORDER BY created_at DESC, rowid DESC LIMIT ? OFFSET ?", (status.value, limit, offset)
             )
         return [self._record(r) for r in rows.fetchall()]
 

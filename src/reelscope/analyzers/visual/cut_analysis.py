@@ -11,7 +11,13 @@ import numpy as np
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelscope.analyzers.base import AnalysisContext, Analyzer, MediaView
-from reelscope.analyzers.visual.shot_detection import BLACK_LUMA, Transition, detect_transitions, hist_distance
+from reelscope.analyzers.visual.shot_detection import (
+    BLACK_LUMA,
+    Transition,
+    coarse_histograms,
+    detect_transitions,
+    hist_distance,
+)
 from reelscope.core.needs import AnalyzerSpec, FrameRequest, Needs
 from reelscope.core.results import AnalyzerOutput, Segment, Track
 
@@ -140,11 +146,21 @@ def _scenes(shots: list[Segment], hist: np.ndarray, times: np.ndarray, max_dista
     three shots form a scene (shot / reverse-shot stays one scene)."""
     if not shots:
         return []
-    means = [hist[s.attributes["start_frame"] : s.attributes["end_frame"] + 1].mean(axis=0) for s in shots]
-    groups: list[list[int]] = [[0]]
+    coarse = coarse_histograms(hist)
+    means = [coarse[s.attributes["start_frame"] : s.attributes["end_frame"] + 1].mean(axis=0) for s in shots]
+    scene_of = [0]  # scene number of each shot
     for i in range(1, len(shots)):
-        recent = groups[-1][-3:]
-        if min(float(hist_distance(means[i], means[j])) for j in recent) <= max_distance:
+        similar = [j for j in range(max(0, i - 3), i) if float(hist_distance(means[i], means[j])) <= max_distance]
+        if similar:
+            # back to an earlier shot's look (A B A): everything since that shot is one scene
+            first = scene_of[min(similar)]
+            scene_of = scene_of[:] if first == scene_of[-1] else [min(n, first) for n in scene_of]
+            scene_of.append(first)
+        else:
+            scene_of.append(scene_of[-1] + 1)
+    groups: list[list[int]] = []
+    for i, number in enumerate(scene_of):
+        if groups and scene_of[groups[-1][0]] == number:
             groups[-1].append(i)
         else:
             groups.append([i])

@@ -62,6 +62,13 @@ def hist_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return 0.5 * np.abs(a - b).sum(axis=-1)
 
 
+def coarse_histograms(hist: np.ndarray) -> np.ndarray:
+    """512-bin joint histograms summed down to 4 levels per channel (64 bins): tolerant of the
+    small lighting shifts between shots of one scene."""
+    shape = hist.shape[:-1] + (4, 2, 4, 2, 4, 2)
+    return hist.reshape(shape).sum(axis=(-5, -3, -1)).reshape(hist.shape[:-1] + (64,))
+
+
 def compute_signals(images: np.ndarray) -> Signals:
     """``images``: (N, H, W, 3) uint8 RGB at low resolution."""
     hist = joint_histograms(images)
@@ -119,6 +126,12 @@ def detect_hard_cuts(sig: Signals, min_hist_dist: float, min_ratio: float, radiu
             continue
         if sig.pix_dist[i] < max(0.02, 0.6 * min_ratio * pix_level):
             continue
+        # A cut is complete at once: frame i is already as far from the old shot as frame i+2.
+        # At the start of a dissolve or wipe the change keeps growing after i. (Pixels, not
+        # histograms: on near-flat frames every small step flips the coarse histogram.)
+        later = min(i + 2, len(sig.gray) - 1)
+        if sig.pix_dist[i] < 0.6 * float(np.abs(sig.gray[later] - sig.gray[i - 1]).mean()):
+            continue
         if same_content_transformed(sig.gray[i - 1], sig.gray[i], float(sig.pix_dist[i])):
             continue
         cuts.append(i)
@@ -139,7 +152,7 @@ def resolve_flashes(sig: Signals, cuts: list[int], max_len: int = 4) -> tuple[li
         if b is not None and b - a <= max_len:
             inside = sig.luma[a:b].mean()
             around = max(sig.luma[a - 1], sig.luma[min(b, len(sig.luma) - 1)])
-            if inside > around + 0.2:
+            if inside > around + 0.2 and _washed_out(sig.images[a:b]):
                 if hist_distance(sig.hist[a - 1], sig.hist[b]) >= 0.25:
                     flashes.append(Transition(a, b, "flash", float(min(1.0, inside - around))))
                 i += 2
@@ -147,6 +160,15 @@ def resolve_flashes(sig: Signals, cuts: list[int], max_len: int = 4) -> tuple[li
         kept.append(a)
         i += 1
     return kept, flashes
+
+
+def _washed_out(images: np.ndarray) -> bool:
+    """Flash frames are near white: very bright, or bright with little colour left. A short
+    bright, saturated shot in a montage is not a flash."""
+    rgb = np.asarray(images, dtype=np.float32) / 255.0
+    luma = float(rgb.mean())
+    saturation = float((rgb.max(axis=-1) - rgb.min(axis=-1)).mean())
+    return luma > 0.85 or (luma > 0.6 and saturation < 0.2)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
@@ -271,7 +293,9 @@ def detect_gradual(
         if float((np.abs(a - b) > 0.08).mean()) < 0.5:
             continue  # a transition replaces most of the picture; an object moving in does not
         if chromaticity_distance(sig.images[a_idx], sig.images[b_idx]) < 0.15:
-            continue  # same colours, other brightness: exposure or lighting, not a new shot
+            # same colours, other brightness: exposure or lighting, not a new shot. (The price:
+            # a gradual transition between two shots of the same colour mix is not reported.)
+            continue
         inner = sig.gray[a_idx + 1 : b_idx]
         alpha, rel = _blend_fit(inner, a, b)
         span = _steady_progress(alpha)

@@ -12,6 +12,7 @@ loaded across tasks and jobs, supervised by the parent.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import multiprocessing as mp
 import os
@@ -167,6 +168,10 @@ class ProcessExecutor:
 
     # -- running -------------------------------------------------------------------------------
     def run(self, tasks: list[AnalyzerTask], on_event: EventSink) -> dict[str, Outcome]:
+        # a worker that died while idle (OOM killer, kill -9) is replaced before it gets work
+        for worker in list(self.workers):
+            if worker.task is None and not worker.process.is_alive():
+                self._replace(worker, graceful=False)
         self.start([t.name for t in tasks])
         pending = deque(tasks)
         outcomes: dict[str, Outcome] = {}
@@ -192,7 +197,13 @@ class ProcessExecutor:
             pending.remove(task)
             worker.task, worker.task_id = task, next(self._task_ids)
             worker.sent_at, worker.deadline = time.monotonic(), None
-            worker.conn.send(("task", worker.task_id, task))
+            try:
+                worker.conn.send(("task", worker.task_id, task))
+            except (OSError, ValueError):  # it died since we last looked: retry on a new one
+                worker.task = worker.task_id = None
+                pending.appendleft(task)
+                self._replace(worker, graceful=False)
+                continue
             on_event(Event("task_started", task.job_id, {"analyzer": task.name, "worker": worker.name}))
 
     def _next_timeout(self, busy: list[_Worker]) -> float:
@@ -256,8 +267,9 @@ class ProcessExecutor:
             if worker.task is None or worker.deadline is None or now < worker.deadline:
                 continue
             task = worker.task
-            os.kill(worker.process.pid, signal.SIGUSR1)  # faulthandler dumps every thread's stack
-            time.sleep(0.2)
+            with contextlib.suppress(ProcessLookupError):  # it may die on its own right now
+                os.kill(worker.process.pid, signal.SIGUSR1)  # faulthandler dumps every stack
+                time.sleep(0.2)
             error = ErrorInfo(
                 type="TaskTimedOut",
                 message=f"{task.name} ran past its {task.timeout_s:g} s deadline; its worker was killed and replaced",
