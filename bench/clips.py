@@ -16,7 +16,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests import media_factory as mf  # noqa: E402
+from tests import media_factory as mf
 
 CACHE = ROOT / "bench" / ".cache"
 

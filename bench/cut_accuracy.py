@@ -27,13 +27,13 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from reelscope.analyzers.visual.cut_analysis import CutAnalysis  # noqa: E402
-from reelscope.engine.executors.inline import InlineExecutor  # noqa: E402
-from reelscope.engine.task import AnalyzerTask  # noqa: E402
-from reelscope.media.bundle import MediaBundle  # noqa: E402
-from reelscope.media.decode import decode  # noqa: E402
-from reelscope.media.plan import build_frame_plan  # noqa: E402
-from reelscope.media.probe import probe  # noqa: E402
+from reelscope.analyzers.visual.cut_analysis import CutAnalysis
+from reelscope.engine.executors.inline import InlineExecutor
+from reelscope.engine.task import AnalyzerTask
+from reelscope.media.bundle import MediaBundle
+from reelscope.media.decode import decode
+from reelscope.media.plan import build_frame_plan
+from reelscope.media.probe import probe
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
 TOLERANCE_FRAMES = 2

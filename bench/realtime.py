@@ -23,13 +23,13 @@ from rich.table import Table
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.clips import short_clip  # noqa: E402
-from reelscope.analyzers.registry import Registry  # noqa: E402
-from reelscope.core.jobs import JobSpec  # noqa: E402
-from reelscope.core.settings import Settings  # noqa: E402
-from reelscope.engine.engine import Engine  # noqa: E402
-from reelscope.engine.executors.process import ProcessExecutor  # noqa: E402
-from reelscope.store.jobs import JobStore  # noqa: E402
+from bench.clips import short_clip
+from reelscope.analyzers.registry import Registry
+from reelscope.core.jobs import JobSpec
+from reelscope.core.settings import Settings
+from reelscope.engine.engine import Engine
+from reelscope.engine.executors.process import ProcessExecutor
+from reelscope.store.jobs import JobStore
 
 
 class PeakMemory:

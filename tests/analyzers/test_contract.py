@@ -10,10 +10,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import media_factory as mf
 import pytest
 from pydantic import ValidationError
 
+import media_factory as mf
 from reelscope.analyzers.base import Analyzer
 from reelscope.analyzers.registry import Registry
 from reelscope.core.results import OutcomeStatus

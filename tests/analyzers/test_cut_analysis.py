@@ -8,10 +8,10 @@ import tempfile
 from pathlib import Path
 
 import cv2
-import media_factory as mf
 import numpy as np
 import pytest
 
+import media_factory as mf
 from reelscope.analyzers.base import AnalysisContext, MediaView
 from reelscope.analyzers.visual.cut_analysis import CutAnalysis
 from reelscope.core.media_info import MediaInfo
@@ -66,6 +66,14 @@ def test_fast_montage_every_cut_found_exactly(factory) -> None:
     assert out.summary["cuts_per_minute"] == pytest.approx(expected_cpm, rel=0.05)
     for segment, cut_s in zip(out.segments_of("transition"), truth.cut_times_s):
         assert segment.start_s == pytest.approx(cut_s, abs=0.001)
+
+
+def test_cut_between_shots_with_the_same_palette() -> None:
+    # two different pictures with identical colour statistics (two angles of one room): the colour
+    # histogram barely moves, the picture's structure does
+    a, b = texture(31), texture(32)
+    out = run_on_arrays([a] * 12 + [b] * 12)
+    assert transitions(out) == [("hard_cut", 12, 12)]
 
 
 def test_fades_found_with_type_and_span(factory) -> None:

@@ -20,7 +20,7 @@ from reelscope.core.errors import DecodeFailed
 from reelscope.core.media_info import MediaInfo
 from reelscope.media.bundle import AudioRef, BundleRef, StreamRef
 from reelscope.media.plan import FramePlan, StreamPlan
-from reelscope.media.probe import open_container, rotation_of, video_stream
+from reelscope.media.probe import open_container, video_stream
 
 _FAST_SCALER_MAX_PX = 128
 ProgressFn = Callable[[float], None]  # fraction of the media decoded, 0..1

@@ -40,6 +40,7 @@ class Signals:
     hist_dist: np.ndarray  # (N,) distance of frame t to t-1; [0] = 0
     pix_dist: np.ndarray  # (N,) mean |gray_t - gray_t-1|; [0] = 0
     images: np.ndarray  # the RGB frames the signals came from
+    correlation: np.ndarray  # (N,) structure correlation of frame t with t-1 (1 = same picture); [0] = 1
 
 
 def joint_histograms(images: np.ndarray, chunk: int = 256) -> np.ndarray:
@@ -79,7 +80,23 @@ def compute_signals(images: np.ndarray) -> Signals:
     if len(images) > 1:
         hist_dist[1:] = hist_distance(hist[1:], hist[:-1])
         pix_dist[1:] = np.abs(np.diff(gray, axis=0)).mean(axis=(1, 2))
-    return Signals(hist, luma, gray, hist_dist, pix_dist, images)
+    return Signals(hist, luma, gray, hist_dist, pix_dist, images, _consecutive_correlation(gray))
+
+
+def _consecutive_correlation(gray: np.ndarray) -> np.ndarray:
+    """Pearson correlation of each frame with the previous one, on 2x2-pooled frames (less noise).
+    Colour-blind on purpose: it catches cuts between shots with the same palette (two angles of one
+    room), which the colour histogram cannot see."""
+    n, h, w = gray.shape
+    out = np.ones(n, np.float32)
+    if n < 2:
+        return out
+    pooled = gray[:, : h // 2 * 2, : w // 2 * 2].reshape(n, h // 2, 2, w // 2, 2).mean(axis=(2, 4))
+    z = pooled.reshape(n, -1)
+    z = z - z.mean(axis=1, keepdims=True)
+    z /= np.maximum(np.sqrt((z**2).mean(axis=1, keepdims=True)), 1e-3)  # flat frames: ~0, not NaN
+    out[1:] = (z[1:] * z[:-1]).mean(axis=1)
+    return out
 
 
 def _local_level(values: np.ndarray, i: int, radius: int) -> float:
@@ -117,12 +134,17 @@ def same_content_transformed(prev: np.ndarray, cur: np.ndarray, raw_diff: float)
 
 
 def detect_hard_cuts(sig: Signals, min_hist_dist: float, min_ratio: float, radius: int = 3) -> list[int]:
+    """Candidates: the colour histogram jumps, or the picture's structure decorrelates while its
+    neighbours stay correlated (a same-palette cut). Both then pass the same vetoes."""
     cuts: list[int] = []
-    for i in np.flatnonzero(sig.hist_dist >= min_hist_dist):
+    by_structure = sig.correlation < 0.5
+    for i in np.flatnonzero((sig.hist_dist >= min_hist_dist) | by_structure):
         i = int(i)
         hist_level = _local_level(sig.hist_dist, i, radius)
         pix_level = _local_level(sig.pix_dist, i, radius)
-        if sig.hist_dist[i] < min_ratio * max(hist_level, 0.01):
+        colour_jump = sig.hist_dist[i] >= max(min_hist_dist, min_ratio * max(hist_level, 0.01))
+        structure_jump = by_structure[i] and _local_level(sig.correlation, i, radius) >= 0.75
+        if not (colour_jump or structure_jump):
             continue
         if sig.pix_dist[i] < max(0.02, 0.6 * min_ratio * pix_level):
             continue
