@@ -40,3 +40,22 @@ def test_no_module_is_too_long():
         if lines > MAX_MODULE_LINES:
             too_long[str(path.relative_to(REPO))] = lines
     assert not too_long, f"modules over {MAX_MODULE_LINES} lines: {too_long}"
+
+
+def test_repository_tracks_no_environments_media_or_large_files() -> None:
+    """Virtual environments, build output, media and model files never enter the repository."""
+    import shutil
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    if shutil.which("git") is None or not (root / ".git").exists():
+        pytest.skip("not a git checkout")
+    tracked = subprocess.run(["git", "ls-files"], cwd=root, capture_output=True, text=True, check=True).stdout.split()
+    forbidden = [
+        f for f in tracked
+        if f.startswith((".venv/", "build/", "dist/")) or ".egg-info/" in f
+        or f.endswith((".mp4", ".mkv", ".mov", ".wav", ".flac", ".mp3", ".onnx", ".tflite", ".bin", ".pt"))
+    ]
+    assert forbidden == []
+    large = [f for f in tracked if (root / f).is_file() and (root / f).stat().st_size > 1_000_000]
+    assert large == []
