@@ -44,7 +44,6 @@ def shared_media() -> Path:
 
 
 # ---------------------------------------------------------------------------- engine / executors
-import os
 import sys
 
 # ``tests.fakes`` is imported by name ("tests.fakes:EchoAnalyzer") in spawned worker processes,
@@ -55,13 +54,6 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 for _folder in (REPO_ROOT, Path(__file__).resolve().parent):
     if str(_folder) not in sys.path:
         sys.path.insert(0, str(_folder))
-
-
-@pytest.fixture()
-def repo_on_pythonpath(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Processes started some other way (a CLI subprocess) find ``tests.fakes`` too."""
-    existing = os.environ.get("PYTHONPATH")
-    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT) + (os.pathsep + existing if existing else ""))
 
 
 @pytest.fixture(scope="session")

@@ -20,7 +20,7 @@ from reelscope.engine.events import Event, EventSink, ignore_events
 from reelscope.engine.executors import Executor
 from reelscope.engine.planner import ExecutionPlan, plan_job, resolve_analyzers, validate_params
 from reelscope.engine.task import AnalyzerTask
-from reelscope.media.bundle import BundleRef, remove_bundle_files
+from reelscope.media.bundle import BundleRef
 from reelscope.media.decode import decode
 from reelscope.media.probe import probe
 from reelscope.media.source import resolve_local
@@ -63,7 +63,6 @@ class Engine:
         self.store.set_status(job_id, JobStatus.running)
         on_event(Event("job_started", job_id, {"analyzers": names, "waves": [[p.name for p in w] for w in plan.waves]}))
         work_dir = self.settings.work_dir / job_id
-        bundle: BundleRef | None = None
         try:
             decode_started = time.perf_counter()
             bundle = decode(
@@ -85,8 +84,6 @@ class Engine:
             raise
         finally:
             if not self.settings.keep_work_files:
-                if bundle is not None:
-                    remove_bundle_files(bundle)
                 shutil.rmtree(work_dir, ignore_errors=True)
         outcomes.update(plan.settled)
         total_s = time.perf_counter() - started

@@ -36,9 +36,6 @@ class ExecutionPlan:
     settled: dict[str, Outcome] = field(default_factory=dict)  # skipped / unavailable up front
     versions: dict[str, str] = field(default_factory=dict)
 
-    def effective_params(self) -> dict[str, dict[str, Any]]:
-        return {p.name: p.params.model_dump(mode="json") for wave in self.waves for p in wave}
-
 
 def resolve_analyzers(registry: Registry, requested: tuple[str, ...] | list[str]) -> list[str]:
     """The analyzers of a request, in dependency-friendly order; empty means every registered one.

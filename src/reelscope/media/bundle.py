@@ -7,7 +7,6 @@ pixel arrays never travel through a pipe.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
@@ -102,15 +101,3 @@ class MediaBundle:
             return AudioClip(np.zeros(0, dtype=np.float32), sample_rate_hz)
         samples = np.memmap(ref.samples_path, dtype=np.float32, mode="r", shape=(ref.n_samples,))
         return AudioClip(samples, sample_rate_hz)
-
-
-def remove_bundle_files(ref: BundleRef) -> None:
-    for stream in ref.streams.values():
-        Path(stream.pixels_path).unlink(missing_ok=True)
-        Path(stream.times_path).unlink(missing_ok=True)
-    for audio in ref.audio.values():
-        Path(audio.samples_path).unlink(missing_ok=True)
-    try:
-        Path(ref.work_dir).rmdir()
-    except OSError:
-        pass
