@@ -8,6 +8,7 @@ import importlib
 import importlib.util
 import logging
 from dataclasses import dataclass
+from typing import Any
 from importlib.metadata import entry_points
 
 from reelscope.analyzers.base import Analyzer
@@ -91,3 +92,43 @@ class Registry:
         if problem:
             return Availability(False, *problem)
         return Availability(True)
+
+    def presets(self) -> dict[str, list[str]]:
+        """Named analyzer sets: ``all``, and one per tag an analyzer declares (``visual``,
+        ``audio``, ``camera`` ...), so a new analyzer joins its presets by declaring its tags."""
+        presets: dict[str, list[str]] = {"all": self.names()}
+        for name in self.names():
+            try:
+                tags = self.get(name).spec.tags
+            except ImportError:  # an analyzer that cannot import is in no preset but "all"
+                continue
+            for tag in tags:
+                presets.setdefault(tag, []).append(name)
+        return presets
+
+    def preset(self, name: str) -> list[str]:
+        presets = self.presets()
+        if name not in presets:
+            raise UnknownAnalyzer(f"unknown preset {name!r}", fix="known presets: " + ", ".join(sorted(presets)))
+        return presets[name]
+
+    def describe(self, name: str) -> dict[str, Any]:
+        """Everything a user needs to choose and call ``name``: availability with the fix, version,
+        description, tags, what it reads, its deadline and its params JSON schema."""
+        availability = self.availability(name)
+        row: dict[str, Any] = {"name": name, "available": availability.available, "reason": availability.reason, "fix": availability.fix}
+        try:
+            spec = self.get(name).spec
+        except ImportError:
+            return row
+        needs = spec.needs
+        return row | {
+            "version": spec.version,
+            "description": spec.description,
+            "tags": list(spec.tags),
+            "timeout_s": spec.timeout_s,
+            "after": list(needs.after),
+            "frames": None if needs.frames is None else vars(needs.frames),
+            "audio": None if needs.audio is None else vars(needs.audio),
+            "params": self.get(name).Params.model_json_schema(),
+        }

@@ -1,4 +1,4 @@
-"""The `reelscope` command: analyze, analyzers, doctor.
+"""The `reelscope` command: analyze, analyzers, doctor, serve, status.
 
 Settings are built once here (flags over ``REELSCOPE_*`` environment over defaults) and passed
 down. Every ReelscopeError ends the command with its own exit code and a one-line fix.
@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from reelscope import __version__
 from reelscope.analyzers.registry import Registry
+from reelscope.cli import server
 from reelscope.cli.params import parse_set_flags
 from reelscope.core.errors import ReelscopeError
 from reelscope.core.jobs import JobSpec
@@ -46,7 +48,12 @@ def _fail(exc: ReelscopeError) -> typer.Exit:
 
 
 def _settings(**overrides: Any) -> Settings:
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        console.print(f"[red]error:[/red] bad setting: {problems}")
+        raise typer.Exit(2) from exc
 
 
 def _executor(settings: Settings):
@@ -147,21 +154,7 @@ def list_analyzers(as_json: Annotated[bool, typer.Option("--json", help="machine
     registry = Registry.default()
     rows = []
     for name in registry.names():
-        availability = registry.availability(name)
-        row: dict[str, Any] = {"name": name, "available": availability.available, "reason": availability.reason, "fix": availability.fix}
-        try:
-            cls = registry.get(name)
-            needs = cls.spec.needs
-            row |= {
-                "version": cls.spec.version,
-                "description": cls.spec.description,
-                "after": list(needs.after),
-                "frames": None if needs.frames is None else vars(needs.frames),
-                "audio": None if needs.audio is None else vars(needs.audio),
-                "params": cls.Params.model_json_schema(),
-            }
-        except ImportError:
-            pass
+        row = registry.describe(name)
         rows.append(row)
     if as_json:
         out.print_json(json.dumps(rows))
@@ -177,18 +170,31 @@ def list_analyzers(as_json: Annotated[bool, typer.Option("--json", help="machine
 
 
 @app.command()
-def doctor(data_dir: Annotated[Path | None, typer.Option(help="data folder to check")] = None) -> None:
-    """Check the install: decoder, data folder, every analyzer. Exits 1 if something is broken."""
+def doctor(
+    data_dir: Annotated[Path | None, typer.Option(help="data folder to check")] = None,
+    selftest: Annotated[
+        bool, typer.Option("--selftest", help="also analyse a generated clip with every available analyzer")
+    ] = False,
+    executor: Annotated[str | None, typer.Option(help="self-test executor: process (default) or inline")] = None,
+    workers: Annotated[int | None, typer.Option(help="self-test worker processes (default: CPU count)")] = None,
+) -> None:
+    """Check the install: decoder, data folder, every analyzer. Exits 1 if something is broken.
+
+    With --selftest, also run one real job on a generated 4 s clip (two shots, a hard cut, a beating
+    tone) through the engine and check the known answers; exits 1 if any available analyzer fails."""
     import av
 
-    settings = _settings(data_dir=data_dir)
+    settings = _settings(data_dir=data_dir, executor=executor, workers=workers)
     problems = 0
     table = Table("check", "result", "detail")
     try:
-        probe_clip = _tiny_clip()
         from reelscope.media.probe import probe
+        from reelscope.media.synth import write_selftest_clip
 
-        info = probe(probe_clip)
+        with tempfile.TemporaryDirectory() as tmp:  # proves encode and decode both work
+            clip = Path(tmp) / "doctor.mp4"
+            write_selftest_clip(clip, duration_s=0.5, width=64, height=64)
+            info = probe(clip)
         table.add_row("decoder", "[green]ok[/green]", f"PyAV {av.__version__}, FFmpeg {av.ffmpeg_version_info}, decoded a {info.width}x{info.height} test clip")
     except Exception as exc:  # doctor reports, never crashes
         problems += 1
@@ -211,25 +217,33 @@ def doctor(data_dir: Annotated[Path | None, typer.Option(help="data folder to ch
         else:
             table.add_row(f"analyzer {name}", "[yellow]unavailable[/yellow]", f"{availability.reason} — {availability.fix}")
     out.print(table)
+    if selftest and not _run_selftest(settings):
+        problems += 1
     if problems:
         raise typer.Exit(1)
 
 
-def _tiny_clip() -> Path:
-    """A one-second 64x64 H.264 clip written with PyAV, to prove encode+decode work."""
-    import av
-    import numpy as np
+def _run_selftest(settings: Settings) -> bool:
+    """Print the self-test table and summary; True when it passed."""
+    from reelscope.cli.selftest import run_selftest  # writes media with PyAV: kept off the CLI's start-up
 
-    path = Path(tempfile.mkdtemp()) / "doctor.mp4"
-    with av.open(str(path), "w") as container:
-        stream = container.add_stream("libx264" if "libx264" in av.codecs_available else "mpeg4", rate=10)
-        stream.width = stream.height = 64
-        stream.pix_fmt = "yuv420p"
-        for i in range(10):
-            frame = av.VideoFrame.from_ndarray(np.full((64, 64, 3), i * 20, np.uint8), format="rgb24")
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
-    return path
+    console.print(f"self-test: analysing a generated clip with every analyzer ({settings.executor} executor) ...")
+    result = run_selftest(settings, executor_factory=_executor)
+    table = Table("analyzer", "status", "seconds", "note", title="self-test")
+    for row in result.rows:
+        style = _STATUS_STYLE.get(row.status, "")
+        seconds = "" if row.duration_s is None else f"{row.duration_s:.2f}"
+        table.add_row(row.analyzer, f"[{style}]{row.status}[/{style}]", seconds, row.note)
+    out.print(table)
+    failed = [row.analyzer for row in result.rows if row.failed]
+    unavailable = sum(row.status == "unavailable" for row in result.rows)
+    verdict = "[green]passed[/green]" if result.passed else f"[red]failed[/red]: {', '.join(failed)}"
+    out.print(f"self-test {verdict} in {result.wall_s:.2f} s ({unavailable} analyzer(s) unavailable here)")
+    return result.passed
+
+
+app.command()(server.serve)
+app.command()(server.status)
 
 
 @app.callback(invoke_without_command=True)

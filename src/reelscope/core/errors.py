@@ -48,6 +48,13 @@ class PathNotAllowed(InputError):
     code = "path_not_allowed"
 
 
+class UrlNotAllowed(InputError):
+    """A URL with a scheme other than http(s), or whose host resolves to a loopback, private,
+    link-local or otherwise non-public address (server-side request forgery)."""
+
+    code = "url_not_allowed"
+
+
 class MediaError(ReelscopeError):
     exit_code = 3
     http_status = 422
@@ -91,6 +98,26 @@ class TaskTimedOut(ReelscopeError):
 class WorkerCrashed(ReelscopeError):
     exit_code = 6
     code = "worker_crashed"
+
+
+class JobCancelled(ReelscopeError):
+    """The job was cancelled (``DELETE /v1/jobs/{id}``) before it finished."""
+
+    exit_code = 130
+    http_status = 409
+    code = "job_cancelled"
+
+
+class QueueFull(ReelscopeError):
+    """Backpressure: the durable queue holds its maximum of waiting jobs."""
+
+    exit_code = 75
+    http_status = 429
+    code = "queue_full"
+
+    def __init__(self, message: str, *, retry_after_s: int, fix: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.retry_after_s = retry_after_s
 
 
 class StoreError(ReelscopeError):

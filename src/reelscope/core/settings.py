@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -28,6 +28,25 @@ class Settings(BaseSettings):
     keep_work_files: bool = Field(False, description="keep decoded frame/audio arrays after a job")
     max_file_size_bytes: int = Field(4 * 1024**3, ge=1, description="refuse larger inputs")
 
+    # -- the API server (`reelscope serve`) --
+    host: str = Field("127.0.0.1", description="address the API listens on")
+    port: int = Field(8000, ge=1, le=65535, description="port the API listens on")
+    media_roots: list[Path] = Field(
+        default_factory=list, description="folders whose files API clients may name by path (JSON list in the env)"
+    )
+    api_key: SecretStr | None = Field(None, description="when set, every /v1 call and /metrics need it")
+    max_concurrent_jobs: int = Field(2, ge=1, description="jobs the server runs at once over its worker pool")
+    max_queued_jobs: int = Field(1000, ge=1, description="waiting jobs before POST /v1/jobs answers 429")
+    max_job_attempts: int = Field(2, ge=1, description="runs of a job interrupted by a server restart before it fails")
+    max_upload_bytes: int = Field(2 * 1024**3, ge=1, description="largest upload accepted (413 above)")
+    max_request_bytes: int = Field(1024**2, ge=1024, description="largest JSON request body (413 above)")
+    webhook_secret: SecretStr | None = Field(
+        None, description="HMAC key for webhook signatures; default: generated once into <data_dir>/webhook_secret"
+    )
+    webhook_max_attempts: int = Field(6, ge=1, description="deliveries tried per webhook (exponential backoff)")
+    webhook_backoff_base_s: float = Field(2.0, gt=0, description="first retry delay; doubles per attempt, with jitter")
+    allow_private_urls: bool = Field(False, description="let webhooks and downloads reach loopback/private addresses")
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "reelscope.sqlite3"
@@ -39,3 +58,7 @@ class Settings(BaseSettings):
     @property
     def work_dir(self) -> Path:
         return self.data_dir / "work"
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"

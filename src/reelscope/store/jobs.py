@@ -1,5 +1,10 @@
 """JobStore: jobs and their states in SQLite (WAL), reports as JSON files written atomically
-(temp file + rename), so nothing half-written is ever served."""
+(temp file + rename), so nothing half-written is ever served.
+
+The same table is the API's durable queue: ``claim_next`` moves the oldest queued job to running
+in one statement, ``recover_interrupted`` decides what happens to jobs a dead server left running,
+and webhook delivery state survives restarts. Schema changes are numbered migrations
+(``PRAGMA user_version``), so a data dir from an older version is upgraded in place."""
 
 from __future__ import annotations
 
@@ -33,6 +38,27 @@ CREATE TABLE IF NOT EXISTS jobs (
 CREATE INDEX IF NOT EXISTS jobs_status ON jobs(status);
 """
 
+# Each entry upgrades the schema by one version; never edit one that has shipped.
+_MIGRATIONS = (
+    """
+    ALTER TABLE jobs ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN queued_at TEXT;
+    ALTER TABLE jobs ADD COLUMN started_at TEXT;
+    ALTER TABLE jobs ADD COLUMN finished_at TEXT;
+    ALTER TABLE jobs ADD COLUMN webhook_url TEXT;
+    ALTER TABLE jobs ADD COLUMN webhook_status TEXT;
+    ALTER TABLE jobs ADD COLUMN webhook_attempts INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX IF NOT EXISTS jobs_queue ON jobs(status, queued_at);
+    CREATE TABLE IF NOT EXISTS idempotency_keys (
+        key TEXT PRIMARY KEY,
+        job_id TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
+)
+_FINAL = tuple(s.value for s in JobStatus if s.is_final)
+
 
 @dataclass(frozen=True)
 class JobRecord:
@@ -46,6 +72,25 @@ class JobRecord:
     report_path: str | None
     created_at: str
     updated_at: str
+    attempts: int = 0
+    queued_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    webhook_url: str | None = None
+    webhook_status: str | None = None  # pending | delivered | failed; None without a webhook
+    webhook_attempts: int = 0
+
+
+@dataclass(frozen=True)
+class _Result:
+    rows: list[sqlite3.Row]
+    rowcount: int
+
+    def fetchone(self) -> sqlite3.Row | None:
+        return self.rows[0] if self.rows else None
+
+    def fetchall(self) -> list[sqlite3.Row]:
+        return self.rows
 
 
 def _now() -> str:
@@ -77,34 +122,61 @@ class JobStore:
             self._db = sqlite3.connect(self.db_path, timeout=30, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA busy_timeout=30000")
+            self._db.row_factory = sqlite3.Row
             self._db.executescript(_SCHEMA)
+            self._migrate()
         except (OSError, sqlite3.Error) as exc:
             raise StoreError(f"cannot open the job store at {self.db_path}: {exc}", fix="check REELSCOPE_DATA_DIR is writable") from exc
+
+    def _migrate(self) -> None:
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(_MIGRATIONS[version:], start=version + 1):
+            self._db.executescript(f"BEGIN; {script}; PRAGMA user_version={number}; COMMIT;")
 
     def close(self) -> None:
         self._db.close()
 
-    def _execute(self, sql: str, args: tuple = ()) -> sqlite3.Cursor:
+    def _execute(self, sql: str, args: tuple = ()) -> _Result:
+        """Run one statement and fetch its rows under the lock: threads share the connection."""
         try:
             with self._lock:
-                return self._db.execute(sql, args)
+                cur = self._db.execute(sql, args)
+                return _Result(cur.fetchall(), cur.rowcount)
         except sqlite3.Error as exc:
             raise StoreError(f"job store error: {exc}") from exc
 
-    def create_job(self, job_id: str, source: str, media_sha256: str | None, analyzers: list[str], params: dict) -> None:
-        """Insert the job, or put an existing non-final one back to queued."""
+    def create_job(
+        self,
+        job_id: str,
+        source: str,
+        media_sha256: str | None,
+        analyzers: list[str],
+        params: dict,
+        webhook_url: str | None = None,
+    ) -> None:
+        """Insert the job as queued, or put an existing one back to queued (a re-run)."""
         now = _now()
+        webhook_status = "pending" if webhook_url else None
         self._execute(
-            "INSERT INTO jobs (job_id, status, source, media_sha256, analyzers, params, created_at, updated_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
-            " ON CONFLICT(job_id) DO UPDATE SET status=excluded.status, source=excluded.source,"
-            " error=NULL, updated_at=excluded.updated_at",
-            (job_id, JobStatus.queued.value, source, media_sha256, json.dumps(analyzers), json.dumps(params), now, now),
+            "INSERT INTO jobs (job_id, status, source, media_sha256, analyzers, params, created_at, updated_at,"
+            " queued_at, webhook_url, webhook_status) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT(job_id) DO UPDATE SET status=excluded.status, source=excluded.source, error=NULL,"
+            " updated_at=excluded.updated_at, queued_at=excluded.queued_at, attempts=0, started_at=NULL,"
+            " finished_at=NULL, webhook_url=excluded.webhook_url, webhook_status=excluded.webhook_status,"
+            " webhook_attempts=0",
+            (
+                job_id, JobStatus.queued.value, source, media_sha256, json.dumps(analyzers), json.dumps(params),
+                now, now, now, webhook_url, webhook_status,
+            ),
         )
 
     def set_status(self, job_id: str, status: JobStatus, error: str | None = None) -> None:
+        now = _now()
         cur = self._execute(
-            "UPDATE jobs SET status=?, error=?, updated_at=? WHERE job_id=?", (status.value, error, _now(), job_id)
+            "UPDATE jobs SET status=?, error=?, updated_at=?,"
+            " started_at=CASE WHEN ?='running' THEN COALESCE(started_at, ?) ELSE started_at END,"
+            " finished_at=CASE WHEN ? IN ('running', 'queued') THEN NULL ELSE ? END WHERE job_id=?",
+            (status.value, error, now, status.value, now, status.value, now, job_id),
         )
         if cur.rowcount == 0:
             raise JobNotFound(f"no job {job_id}")
@@ -115,8 +187,8 @@ class JobStore:
         path = self.reports_dir / f"{report.job_id}.json"
         atomic_write_text(path, report.model_dump_json(indent=1))
         self._execute(
-            "UPDATE jobs SET status=?, report_path=?, error=NULL, updated_at=? WHERE job_id=?",
-            (report.status.value, str(path), _now(), report.job_id),
+            "UPDATE jobs SET status=?, report_path=?, error=NULL, updated_at=?, finished_at=? WHERE job_id=?",
+            (report.status.value, str(path), _now(), _now(), report.job_id),
         )
         return path
 
@@ -125,6 +197,15 @@ class JobStore:
         if row is None:
             raise JobNotFound(f"no job {job_id}")
         return self._record(row)
+
+    def count(self, status: JobStatus | None = None) -> int:
+        if status is None:
+            return self._execute("SELECT COUNT(*) FROM jobs").fetchone()[0]
+        return self._execute("SELECT COUNT(*) FROM jobs WHERE status=?", (status.value,)).fetchone()[0]
+
+    def count_by_status(self) -> dict[str, int]:
+        rows = self._execute("SELECT status, COUNT(*) FROM jobs GROUP BY status").fetchall()
+        return {status: n for status, n in rows}
 
     def list(self, status: JobStatus | None = None, limit: int = 50, offset: int = 0) -> list[JobRecord]:
         if status is None:
@@ -146,16 +227,104 @@ class JobStore:
         return AnalysisReport.model_validate_json(Path(record.report_path).read_text(encoding="utf-8"))
 
     def fail_interrupted(self) -> list[str]:
-        """Jobs left queued/running by a process that died: mark them failed with the reason."""
+        """Jobs left queued/running by a process that died: mark them failed with the reason
+        (for one-shot runs; the server resumes them with ``recover_interrupted`` instead)."""
         rows = self._execute("SELECT job_id FROM jobs WHERE status IN (?, ?)", (JobStatus.queued.value, JobStatus.running.value))
         ids = [r[0] for r in rows.fetchall()]
         for job_id in ids:
             self.set_status(job_id, JobStatus.failed, "interrupted: the process running this job stopped before it finished")
         return ids
 
-    @staticmethod
-    def _record(row: tuple) -> JobRecord:
-        job_id, status, source, sha, analyzers, params, error, report_path, created, updated = row
-        return JobRecord(
-            job_id, JobStatus(status), source, sha, json.loads(analyzers), json.loads(params), error, report_path, created, updated
+    # -- the durable queue ---------------------------------------------------------------------
+    def claim_next(self) -> JobRecord | None:
+        """Move the oldest queued job to running (counting the attempt) and return it; None when
+        the queue is empty. One statement, so two claimers never get the same job."""
+        now = _now()
+        row = self._execute(
+            "UPDATE jobs SET status='running', attempts=attempts+1, started_at=?, updated_at=? WHERE job_id = ("
+            " SELECT job_id FROM jobs WHERE status='queued' ORDER BY queued_at, rowid LIMIT 1) RETURNING *",
+            (now, now),
+        ).fetchone()
+        return None if row is None else self._record(row)
+
+    def cancel_if_queued(self, job_id: str, reason: str) -> bool:
+        now = _now()
+        cur = self._execute(
+            "UPDATE jobs SET status='cancelled', error=?, updated_at=?, finished_at=? WHERE job_id=? AND status='queued'",
+            (reason, now, now, job_id),
         )
+        return cur.rowcount == 1
+
+    def requeue(self, job_id: str, reason: str) -> None:
+        """Put a job stopped by a clean shutdown back in the queue; that run does not count as
+        an attempt."""
+        self._execute(
+            "UPDATE jobs SET status='queued', error=?, attempts=MAX(attempts-1, 0), updated_at=?, finished_at=NULL"
+            " WHERE job_id=?",
+            (reason, _now(), job_id),
+        )
+
+    def recover_interrupted(self, max_attempts: int) -> tuple[list[str], list[str]]:
+        """After a restart: jobs left running go back to the queue while they have attempts left,
+        else fail with the reason. Returns (requeued, failed)."""
+        rows = self._execute("SELECT job_id, attempts FROM jobs WHERE status='running'").fetchall()
+        requeued, failed = [], []
+        for job_id, attempts in rows:
+            if attempts < max_attempts:
+                self._execute(
+                    "UPDATE jobs SET status='queued', updated_at=?, error=? WHERE job_id=?",
+                    (_now(), f"resumed after an interrupted attempt {attempts}", job_id),
+                )
+                requeued.append(job_id)
+            else:
+                reason = f"interrupted: the server stopped during each of {attempts} attempts; not retried again"
+                self.set_status(job_id, JobStatus.failed, reason)
+                failed.append(job_id)
+        return requeued, failed
+
+    # -- idempotency keys ----------------------------------------------------------------------
+    def job_for_key(self, key: str) -> tuple[str, str] | None:
+        """(job id, request fingerprint) bound to an idempotency key, or None."""
+        row = self._execute("SELECT job_id, fingerprint FROM idempotency_keys WHERE key=?", (key,)).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def remember_key(self, key: str, job_id: str, fingerprint: str) -> tuple[str, str]:
+        """Bind ``key`` unless it is bound already; returns what it is bound to."""
+        self._execute(
+            "INSERT OR IGNORE INTO idempotency_keys (key, job_id, fingerprint, created_at) VALUES (?, ?, ?, ?)",
+            (key, job_id, fingerprint, _now()),
+        )
+        bound = self.job_for_key(key)
+        assert bound is not None
+        return bound
+
+    def check_writable(self) -> None:
+        """Take and release the write lock: raises StoreError when the database cannot be written."""
+        try:
+            with self._lock:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._db.execute("ROLLBACK")
+        except sqlite3.Error as exc:
+            raise StoreError(f"the job store cannot be written: {exc}") from exc
+
+    # -- webhook delivery state ----------------------------------------------------------------
+    def set_webhook(self, job_id: str, url: str) -> None:
+        """Ask for a (new) delivery of a job's webhook to ``url``."""
+        self._execute("UPDATE jobs SET webhook_url=?, webhook_status='pending', webhook_attempts=0 WHERE job_id=?", (url, job_id))
+
+    def set_webhook_state(self, job_id: str, status: str, attempts: int) -> None:
+        self._execute("UPDATE jobs SET webhook_status=?, webhook_attempts=? WHERE job_id=?", (status, attempts, job_id))
+
+    def pending_webhooks(self) -> list[JobRecord]:
+        """Finished jobs whose webhook has not been delivered or given up yet."""
+        marks = ",".join("?" * len(_FINAL))
+        rows = self._execute(f"SELECT * FROM jobs WHERE webhook_status='pending' AND status IN ({marks})", _FINAL)
+        return [self._record(r) for r in rows.fetchall()]
+
+    @staticmethod
+    def _record(row: sqlite3.Row) -> JobRecord:
+        values = dict(row)
+        values["status"] = JobStatus(values["status"])
+        values["analyzers"] = json.loads(values["analyzers"])
+        values["params"] = json.loads(values["params"])
+        return JobRecord(**values)

@@ -1,0 +1,1 @@
+"""The HTTP API: one FastAPI app over the engine and store."""
