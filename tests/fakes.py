@@ -24,6 +24,7 @@ FAKE_TARGETS: dict[str, str] = {
     "segfault": "tests.fakes:SegfaultAnalyzer",
     "echo": "tests.fakes:EchoAnalyzer",
     "dependent": "tests.fakes:DependentAnalyzer",
+    "slow": "tests.fakes:SlowAnalyzer",
 }
 
 SLEEPY_TIMEOUT_S = 1.0
@@ -126,3 +127,19 @@ class DependentAnalyzer(Analyzer):
                 "echo_tag": None if echo is None else echo.summary["tag"],
             }
         )
+
+
+class SlowAnalyzer(Analyzer):
+    """Sleeps ``params.seconds`` well inside its deadline: a job that is still running when a test
+    cancels it or kills the server."""
+
+    class Params(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        seconds: float = Field(0.2, ge=0, le=60)
+
+    spec = AnalyzerSpec(name="slow", version="0.1.0", description="sleeps params.seconds", needs=Needs(), timeout_s=120)
+
+    def analyze(self, view: MediaView, context: AnalysisContext) -> AnalyzerOutput:
+        seconds = context.params.seconds  # type: ignore[attr-defined]
+        time.sleep(seconds)
+        return AnalyzerOutput(summary={"slept_s": seconds, "pid": os.getpid()})

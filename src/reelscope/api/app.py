@@ -131,10 +131,14 @@ def webhook_payload(ctx: ApiContext, record: JobRecord) -> dict[str, Any]:
 
 
 def create_app(settings: Settings, *, registry: Registry | None = None, executor: Executor | None = None) -> FastAPI:
-    ctx = build_context(settings, registry, executor)
+    """The app. Its lifespan builds everything it runs (store, pool, runners, sender) and stops it
+    again, so one app can be started more than once (tests do). An ``executor`` passed in belongs
+    to the caller, who closes it."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        ctx = build_context(settings, registry, executor)
+        app.state.ctx = ctx
         available = [n for n in ctx.registry.names() if ctx.registry.availability(n).available]
         ctx.executor.start(available)  # models load in the workers while the server starts answering
         ctx.webhooks.start()
@@ -146,12 +150,18 @@ def create_app(settings: Settings, *, registry: Registry | None = None, executor
         finally:
             ctx.service.close()
             ctx.webhooks.close()
-            ctx.executor.close()
+            if executor is None:
+                ctx.executor.close()
             ctx.store.close()
 
     def require_key(request: Request) -> None:
-        key = ctx.settings.api_key.get_secret_value() if ctx.settings.api_key else None
+        key = settings.api_key.get_secret_value() if settings.api_key else None
         check_api_key(request, key)
+
+    def observe_http(method: str, route: str, status: int, seconds: float) -> None:
+        ctx = getattr(app.state, "ctx", None)
+        if ctx is not None:
+            ctx.metrics.observe_http(method, route, status, seconds)
 
     app = FastAPI(
         title="reelscope",
@@ -159,13 +169,12 @@ def create_app(settings: Settings, *, registry: Registry | None = None, executor
         description="Second-by-second analysis of short-form video. Every error answer has the shape of ErrorBody.",
         lifespan=lifespan,
     )
-    app.state.ctx = ctx
     install_error_handlers(app)
     app.add_middleware(
         RequestGuard,
         max_request_bytes=settings.max_request_bytes,
         max_upload_bytes=settings.max_upload_bytes,
-        observe=ctx.metrics.observe_http,
+        observe=observe_http,
     )
     from reelscope.api.routes import jobs, system
 

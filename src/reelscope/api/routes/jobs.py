@@ -20,7 +20,7 @@ from starlette.datastructures import UploadFile
 from reelscope.api.errors import BadRequest, RequestTooLarge
 from reelscope.api.schemas import ERROR_RESPONSES, JobList, JobOptions, JobRequest, JobView, ProgressView
 from reelscope.api.service import JobConflict, request_fingerprint, server_path
-from reelscope.core.errors import InputError, UnknownAnalyzer
+from reelscope.core.errors import InputError, ReelscopeError
 from reelscope.core.jobs import JobSpec, JobStatus
 from reelscope.core.urls import check_public_url
 from reelscope.store.jobs import JobRecord
@@ -47,6 +47,16 @@ _REQUEST_BODY = {
         },
     },
 }
+
+
+class UnsupportedContentType(InputError):
+    http_status = 415
+    code = "unsupported_content_type"
+
+
+class NotInReport(ReelscopeError):
+    http_status = 404
+    code = "analyzer_not_in_report"
 
 
 class UrlIngestUnavailable(InputError):
@@ -86,7 +96,7 @@ async def create_job(
         path = server_path(options.path, roots)
         fingerprint = request_fingerprint("path", options.model_dump(mode="json"))
     else:
-        raise BadRequest(f"unsupported Content-Type {content_type!r}", fix="send application/json or multipart/form-data")
+        raise UnsupportedContentType(f"unsupported Content-Type {content_type!r}", fix="send application/json or multipart/form-data")
     analyzers = tuple(ctx.registry.preset(options.preset)) if options.preset else tuple(options.analyzers)
     webhook_url = None
     if options.webhook_url:
@@ -205,7 +215,7 @@ def get_report(request: Request, job_id: str, analyzer: Annotated[str | None, Qu
     if analyzer is None:
         return JSONResponse(report)
     if analyzer not in report["analyzers"]:
-        raise UnknownAnalyzer(f"job {job_id} did not run {analyzer!r}", fix="it ran: " + ", ".join(report["analyzers"]))
+        raise NotInReport(f"job {job_id} did not run {analyzer!r}", fix="it ran: " + ", ".join(report["analyzers"]))
     return JSONResponse({"job_id": job_id, "schema_version": report["schema_version"], "analyzer": analyzer, **report["analyzers"][analyzer]})
 
 
