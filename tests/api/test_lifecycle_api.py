@@ -83,7 +83,11 @@ def test_a_job_left_running_by_a_crash_is_resumed_and_one_that_kept_dying_fails(
     store.set_status("b" * 24, JobStatus.queued)
     store.claim_next()  # attempt 2 of b, died again
     store.close()
+    leftover = tmp_path / "data" / "work" / ("a" * 24)
+    leftover.mkdir(parents=True)
+    (leftover / "frames.raw").write_bytes(b"half a decode")
     with make_api(registry=FAKES, max_job_attempts=2) as client:
+        assert not (leftover / "frames.raw").exists()  # the killed run's work files are gone before it runs again
         resumed = wait_final(client, "a" * 24)
         assert resumed["status"] == "succeeded" and resumed["attempts"] == 2
         gave_up = client.get(f"/v1/jobs/{'b' * 24}").json()

@@ -287,6 +287,19 @@ def test_a_missing_dependency_still_runs_and_says_so(fresh, shots_clip):
     assert report.analyzers["dependent"].summary == {"inputs": [], "echo_n_frames": None, "echo_tag": None}
 
 
+def test_a_plugin_that_cannot_import_is_unavailable_and_the_rest_runs(tmp_path, shots_clip):
+    registry = Registry({"cut_analysis": BUILTINS["cut_analysis"], "broken": "no_such_module_here:Analyzer"})
+    h = Harness(tmp_path / "data", registry)
+    try:
+        report, _ = h.run(shots_clip[0], params={"broken": {"anything": 1}})
+    finally:
+        h.close()
+    assert report.analyzers["cut_analysis"].status == OutcomeStatus.ok
+    broken = report.analyzers["broken"]
+    assert broken.status == OutcomeStatus.unavailable and "no_such_module_here" in broken.error.message
+    assert broken.params == {"anything": 1} and report.status == JobStatus.partially_succeeded
+
+
 # ---------------------------------------------------------------------------- work files
 
 

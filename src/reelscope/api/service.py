@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -91,6 +92,8 @@ class JobService:
     def start(self) -> tuple[list[str], list[str]]:
         """Recover interrupted jobs, then start the runners. Returns (requeued, failed)."""
         requeued, failed = self.store.recover_interrupted(self.settings.max_job_attempts)
+        for job_id in requeued + failed:  # decoded arrays of the interrupted run: never reused
+            shutil.rmtree(self.settings.work_dir / job_id, ignore_errors=True)
         for job_id in requeued:
             log.warning("job %s was interrupted by a restart; queued again", job_id)
         for job_id in failed:
