@@ -167,6 +167,14 @@ def test_retries_503_then_delivers_with_the_same_delivery_id(receiver, results):
         assert verify_signature(SECRET, headers[TIMESTAMP_HEADER], headers[SIGNATURE_HEADER], request.body)
 
 
+def test_each_failed_attempt_that_will_be_retried_is_reported(receiver, results):
+    receiver.script = [Reply(503), Reply(500)]
+    retries: list[tuple[str, int]] = []
+    result = deliver(results, receiver.url, on_retry=lambda job_id, attempts: retries.append((job_id, attempts)))
+    assert result.delivered and result.attempts == 3
+    assert retries == [("job-1", 1), ("job-1", 2)]  # not the final, successful attempt
+
+
 def test_each_delivery_gets_its_own_id(receiver, results):
     sender = make_sender(results)
     try:

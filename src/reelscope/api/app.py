@@ -100,14 +100,13 @@ def build_context(settings: Settings, registry: Registry | None = None, executor
     def on_webhook(result: WebhookResult) -> None:
         holder["ctx"].metrics.observe_webhook(result.delivered)
         store.set_webhook_state(result.job_id, "delivered" if result.delivered else "failed", result.attempts)
-        if not result.delivered:
-            log.warning("webhook for job %s failed after %d attempts: %s", result.job_id, result.attempts, result.error)
 
     service = JobService(settings, engine, on_event=on_event, on_finished=on_finished)
     metrics = ServiceMetrics(job_counts=store.count_by_status, queue_depth=service.queue_depth, worker_counts=lambda: worker_counts(executor))
     webhooks = WebhookSender(
         webhook_secret(settings),
         on_result=on_webhook,
+        on_retry=lambda job_id, attempts: store.set_webhook_state(job_id, "pending", attempts),
         max_attempts=settings.webhook_max_attempts,
         backoff_base_s=settings.webhook_backoff_base_s,
         allow_private=settings.allow_private_urls,

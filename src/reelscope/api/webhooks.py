@@ -126,6 +126,7 @@ class WebhookSender:
         secret: bytes,
         *,
         on_result: Callable[[WebhookResult], None],
+        on_retry: Callable[[str, int], None] | None = None,
         max_attempts: int = 6,
         backoff_base_s: float = 1.0,
         backoff_max_s: float = 300.0,
@@ -139,6 +140,7 @@ class WebhookSender:
             raise ValueError("backoff_base_s must be positive and at most backoff_max_s")
         self._secret = secret
         self._on_result = on_result
+        self._on_retry = on_retry  # (job_id, attempts so far): lets a store resume the count after a restart
         self._max_attempts = max_attempts
         self._backoff_base_s = backoff_base_s
         self._backoff_max_s = backoff_max_s
@@ -232,6 +234,11 @@ class WebhookSender:
                 "webhook for job %s to %s failed (attempt %d/%d: %s); retrying in %.2f s",
                 delivery.job_id, _host(delivery.url), delivery.attempts, self._max_attempts, outcome.error, delay_s,
             )
+            if self._on_retry is not None:
+                try:
+                    self._on_retry(delivery.job_id, delivery.attempts)
+                except Exception:
+                    log.exception("webhook on_retry callback raised for job %s", delivery.job_id)
             with self._cond:
                 heapq.heappush(self._heap, (time.monotonic() + delay_s, next(self._order), delivery))
             return
