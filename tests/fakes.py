@@ -14,7 +14,7 @@ from typing import ClassVar
 from pydantic import BaseModel, ConfigDict, Field
 
 from reelscope.analyzers.base import AnalysisContext, Analyzer, MediaView
-from reelscope.core.needs import AnalyzerSpec, FrameRequest, Needs
+from reelscope.core.needs import AnalyzerSpec, FrameRequest, Needs, PackageRequirement
 from reelscope.core.results import AnalyzerOutput
 
 FAKE_TARGETS: dict[str, str] = {
@@ -26,6 +26,9 @@ FAKE_TARGETS: dict[str, str] = {
     "dependent": "tests.fakes:DependentAnalyzer",
     "slow": "tests.fakes:SlowAnalyzer",
 }
+
+# not in FAKE_TARGETS: an analyzer the planner settles as unavailable (its package is never installed)
+GHOST_TARGET = "tests.fakes:GhostAnalyzer"
 
 SLEEPY_TIMEOUT_S = 1.0
 
@@ -143,3 +146,18 @@ class SlowAnalyzer(Analyzer):
         seconds = context.params.seconds  # type: ignore[attr-defined]
         time.sleep(seconds)
         return AnalyzerOutput(summary={"slept_s": seconds, "pid": os.getpid()})
+
+
+class GhostAnalyzer(Analyzer):
+    """Requires a package that is never installed: the planner settles it as unavailable."""
+
+    spec = AnalyzerSpec(
+        name="ghost",
+        version="0.1.0",
+        description="requires a package that is not installed",
+        needs=Needs(),
+        requires=(PackageRequirement("reelscope_no_such_package", "reelscope-ghost"),),
+    )
+
+    def analyze(self, view: MediaView, context: AnalysisContext) -> AnalyzerOutput:
+        raise AssertionError("an unavailable analyzer must never run")

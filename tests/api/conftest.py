@@ -20,6 +20,7 @@ with warnings.catch_warnings():  # starlette nags about httpx vs httpx2; the cli
 
 from reelscope.api.app import create_app  # noqa: E402
 
+
 @pytest.fixture
 def media_root(tmp_path: Path, shots_clip) -> Path:
     """A media root holding the shots clip as ``clip.mp4`` and a subfolder."""

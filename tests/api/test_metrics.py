@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
-from tests.fakes import FAKE_TARGETS
+from tests.fakes import FAKE_TARGETS, GHOST_TARGET
 
 import media_factory as mf
 from reelscope import __version__
@@ -20,7 +20,7 @@ from reelscope.analyzers.registry import Registry
 from reelscope.api.metrics import ServiceMetrics
 from reelscope.core.jobs import JobSpec, JobStatus
 from reelscope.core.media_info import MediaInfo
-from reelscope.core.needs import AnalyzerSpec, AudioRequest, Needs, PackageRequirement
+from reelscope.core.needs import AnalyzerSpec, AudioRequest, Needs
 from reelscope.core.report import AnalysisReport, AnalyzerReport, SourceInfo, Timings
 from reelscope.core.results import AnalyzerOutput, ErrorInfo, Outcome, OutcomeStatus
 from reelscope.core.settings import Settings
@@ -30,21 +30,6 @@ from reelscope.engine.executors.inline import InlineExecutor
 from reelscope.store.jobs import JobStore
 
 Samples = dict[tuple[str, frozenset], float]
-
-
-class GhostAnalyzer(Analyzer):
-    """Needs a package that is never installed: the planner settles it as unavailable."""
-
-    spec = AnalyzerSpec(
-        name="ghost",
-        version="0.1.0",
-        description="needs a missing package",
-        needs=Needs(),
-        requires=(PackageRequirement("reelscope_package_that_does_not_exist"),),
-    )
-
-    def analyze(self, view: MediaView, context: AnalysisContext) -> AnalyzerOutput:
-        raise AssertionError("an unavailable analyzer must never run")
 
 
 class DeafAnalyzer(Analyzer):
@@ -131,7 +116,7 @@ def engine_run(factory, tmp_path_factory):
     """Two real runs of one job through Engine + InlineExecutor + JobStore (the second from the store),
     every event fed to ServiceMetrics."""
     path, _ = factory("metrics_no_audio.mp4", mf.no_audio_clip)
-    registry = Registry({**FAKE_TARGETS, "ghost": f"{__name__}:GhostAnalyzer", "deaf": f"{__name__}:DeafAnalyzer"})
+    registry = Registry({**FAKE_TARGETS, "ghost": GHOST_TARGET, "deaf": f"{__name__}:DeafAnalyzer"})
     settings = Settings(data_dir=tmp_path_factory.mktemp("metrics_data"), executor="inline")
     store = JobStore(settings.db_path, settings.reports_dir)
     engine = Engine(settings, InlineExecutor(registry), store, registry)

@@ -8,14 +8,14 @@ from __future__ import annotations
 import tempfile
 
 import pytest
-from tests.fakes import FAKE_TARGETS
+from tests.fakes import FAKE_TARGETS, GHOST_TARGET
 from typer.testing import CliRunner
 
 from reelscope.analyzers.base import AnalysisContext, Analyzer, MediaView
 from reelscope.analyzers.registry import BUILTINS, Registry
 from reelscope.cli.main import app
 from reelscope.cli.selftest import SelftestRow, _row, run_selftest
-from reelscope.core.needs import AnalyzerSpec, Needs, PackageRequirement
+from reelscope.core.needs import AnalyzerSpec, Needs
 from reelscope.core.report import AnalyzerReport
 from reelscope.core.results import AnalyzerOutput, ErrorInfo, OutcomeStatus, Segment
 from reelscope.core.settings import Settings
@@ -57,22 +57,6 @@ class WrongTempo(Analyzer):
 
     def analyze(self, view: MediaView, context: AnalysisContext) -> AnalyzerOutput:
         return AnalyzerOutput(summary={"integrated_lufs": -20.0, "tempo_bpm": 100.0})
-
-
-class NeedsAMissingPackage(Analyzer):
-    spec = AnalyzerSpec(
-        name="ghost",
-        version="0.0.1",
-        description="requires a package that is not installed",
-        needs=Needs(),
-        requires=(PackageRequirement("reelscope_no_such_package", "reelscope-ghost"),),
-    )
-
-    def analyze(self, view: MediaView, context: AnalysisContext) -> AnalyzerOutput:
-        raise AssertionError("an unavailable analyzer must never run")
-
-
-GHOST_TARGET = f"{__name__}:NeedsAMissingPackage"
 
 
 def settings_for(tmp_path) -> Settings:

@@ -8,8 +8,8 @@ import importlib
 import importlib.util
 import logging
 from dataclasses import dataclass
-from typing import Any
 from importlib.metadata import entry_points
+from typing import Any
 
 from reelscope.analyzers.base import Analyzer
 from reelscope.core.errors import UnknownAnalyzer

@@ -22,11 +22,11 @@ from reelscope.api.errors import RequestGuard, check_api_key, install_error_hand
 from reelscope.api.metrics import ServiceMetrics
 from reelscope.api.service import JobService
 from reelscope.api.webhooks import WebhookResult, WebhookSender
+from reelscope.core.jobs import JobStatus
 from reelscope.core.settings import Settings
 from reelscope.engine.engine import Engine
-from reelscope.engine.events import Event
 from reelscope.engine.executors import Executor
-from reelscope.engine.executors.process import ProcessExecutor
+from reelscope.engine.executors.factory import executor_for
 from reelscope.store.jobs import JobRecord, JobStore
 
 log = logging.getLogger(__name__)
@@ -61,48 +61,27 @@ def webhook_secret(settings: Settings) -> bytes:
     return path.read_text().strip().encode()
 
 
-def _default_executor(settings: Settings, registry: Registry) -> Executor:
-    if settings.executor == "inline":
-        from reelscope.engine.executors.inline import InlineExecutor
-
-        return InlineExecutor(registry)
-    return ProcessExecutor(settings.workers, settings.max_tasks_per_worker, log_dir=settings.data_dir / "logs", registry=registry)
-
-
 def worker_counts(executor: Executor) -> dict[str, int]:
+    """Workers by state, for the metrics; empty for an executor without worker processes."""
     state = getattr(executor, "state", None)
-    if state is None:
-        return {}
-    pool = state()
-    return {
-        "configured": pool.size,
-        "alive": sum(w.alive for w in pool.workers),
-        "ready": sum(w.alive and w.ready for w in pool.workers),
-        "busy": sum(w.busy_with is not None for w in pool.workers),
-    }
+    return state().counts() if state is not None else {}
 
 
 def build_context(settings: Settings, registry: Registry | None = None, executor: Executor | None = None) -> ApiContext:
     registry = registry or Registry.default()
     store = JobStore(settings.db_path, settings.reports_dir)
-    executor = executor or _default_executor(settings, registry)
+    executor = executor or executor_for(settings, registry)
     engine = Engine(settings, executor, store, registry)
-    holder: dict[str, ApiContext] = {}
-
-    def on_event(event: Event) -> None:
-        holder["ctx"].metrics.observe_event(event)
-
-    def on_finished(record: JobRecord) -> None:
-        ctx = holder["ctx"]
-        if record.webhook_url and record.webhook_status == "pending":
-            ctx.webhooks.enqueue(record.job_id, record.webhook_url, webhook_payload(ctx, record), attempts_done=record.webhook_attempts)
+    metrics = ServiceMetrics(
+        job_counts=store.count_by_status,
+        queue_depth=lambda: store.count(JobStatus.queued),
+        worker_counts=lambda: worker_counts(executor),
+    )
 
     def on_webhook(result: WebhookResult) -> None:
-        holder["ctx"].metrics.observe_webhook(result.delivered)
+        metrics.observe_webhook(result.delivered)
         store.set_webhook_state(result.job_id, "delivered" if result.delivered else "failed", result.attempts)
 
-    service = JobService(settings, engine, on_event=on_event, on_finished=on_finished)
-    metrics = ServiceMetrics(job_counts=store.count_by_status, queue_depth=service.queue_depth, worker_counts=lambda: worker_counts(executor))
     webhooks = WebhookSender(
         webhook_secret(settings),
         on_result=on_webhook,
@@ -111,12 +90,17 @@ def build_context(settings: Settings, registry: Registry | None = None, executor
         backoff_base_s=settings.webhook_backoff_base_s,
         allow_private=settings.allow_private_urls,
     )
-    holder["ctx"] = ApiContext(settings, registry, store, executor, engine, service, metrics, webhooks)
-    return holder["ctx"]
+
+    def on_finished(record: JobRecord) -> None:
+        if record.webhook_url and record.webhook_status == "pending":
+            webhooks.enqueue(record.job_id, record.webhook_url, webhook_payload(store, record), attempts_done=record.webhook_attempts)
+
+    service = JobService(settings, engine, on_event=metrics.observe_event, on_finished=on_finished)
+    return ApiContext(settings, registry, store, executor, engine, service, metrics, webhooks)
 
 
-def webhook_payload(ctx: ApiContext, record: JobRecord) -> dict[str, Any]:
-    report = ctx.store.report(record.job_id)
+def webhook_payload(store: JobStore, record: JobRecord) -> dict[str, Any]:
+    report = store.report(record.job_id)
     return {
         "event": "job.finished",
         "job_id": record.job_id,
@@ -143,7 +127,7 @@ def create_app(settings: Settings, *, registry: Registry | None = None, executor
         ctx.webhooks.start()
         ctx.service.start()
         for record in ctx.store.pending_webhooks():  # deliveries a previous run did not finish
-            ctx.webhooks.enqueue(record.job_id, record.webhook_url, webhook_payload(ctx, record), attempts_done=record.webhook_attempts)
+            ctx.webhooks.enqueue(record.job_id, record.webhook_url, webhook_payload(ctx.store, record), attempts_done=record.webhook_attempts)
         try:
             yield
         finally:

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reelscope.core.errors import QueueFull, ReelscopeError
+from reelscope.core.errors import QueueFull, ReelscopeError, RequestTooLarge, Unauthorized
 
 log = logging.getLogger(__name__)
 
@@ -29,24 +29,6 @@ _HTTP_CODES = {
     413: "request_too_large",
     415: "unsupported_media_type",
 }
-
-
-class BadRequest(ReelscopeError):
-    exit_code = 2
-    http_status = 400
-    code = "bad_request"
-
-
-class Unauthorized(ReelscopeError):
-    exit_code = 2
-    http_status = 401
-    code = "unauthorized"
-
-
-class RequestTooLarge(ReelscopeError):
-    exit_code = 2
-    http_status = 413
-    code = "request_too_large"
 
 
 def error_response(request_id: str, status: int, code: str, message: str, fix: str | None = None, headers=None):

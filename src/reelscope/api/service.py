@@ -20,8 +20,9 @@ from pathlib import Path
 from typing import Any
 
 from reelscope.core.errors import (
-    InputError,
+    IdempotencyConflict,
     JobCancelled,
+    JobConflict,
     JobNotFound,
     PathNotAllowed,
     QueueFull,
@@ -36,19 +37,6 @@ from reelscope.store.jobs import JobRecord
 log = logging.getLogger(__name__)
 
 _CANCEL_WAIT_S = 10.0
-
-
-class IdempotencyConflict(InputError):
-    http_status = 409
-    code = "idempotency_conflict"
-
-
-class JobConflict(InputError):
-    """The job is in a state that does not allow the request (cancel a finished job, read the
-    report of a running one)."""
-
-    http_status = 409
-    code = "job_conflict"
 
 
 @dataclass(frozen=True)
@@ -161,7 +149,7 @@ class JobService:
         if existing is not None and existing.status in (
             JobStatus.queued, JobStatus.running, JobStatus.succeeded, JobStatus.partially_succeeded,
         ):
-            if existing.status.is_final and self.store.report(job.job_id) is None:
+            if existing.status.is_final and not (existing.report_path and Path(existing.report_path).exists()):
                 existing = None  # its report file was removed: compute it again
             else:
                 return False

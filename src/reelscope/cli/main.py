@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -22,15 +21,14 @@ from rich.table import Table
 from reelscope import __version__
 from reelscope.analyzers.registry import Registry
 from reelscope.cli import server
-from reelscope.cli.params import parse_set_flags
+from reelscope.cli.params import build_settings, parse_set_flags
 from reelscope.core.errors import ReelscopeError
 from reelscope.core.jobs import JobSpec
 from reelscope.core.report import AnalysisReport
 from reelscope.core.settings import Settings
 from reelscope.engine.engine import Engine
 from reelscope.engine.events import Event
-from reelscope.engine.executors.inline import InlineExecutor
-from reelscope.engine.executors.process import ProcessExecutor
+from reelscope.engine.executors.factory import executor_for
 from reelscope.store.jobs import JobStore, atomic_write_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Second-by-second analysis of short-form video.")
@@ -47,21 +45,6 @@ def _fail(exc: ReelscopeError) -> typer.Exit:
     return typer.Exit(exc.exit_code)
 
 
-def _settings(**overrides: Any) -> Settings:
-    try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        console.print(f"[red]error:[/red] bad setting: {problems}")
-        raise typer.Exit(2) from exc
-
-
-def _executor(settings: Settings):
-    if settings.executor == "inline":
-        return InlineExecutor()
-    return ProcessExecutor(settings.workers, settings.max_tasks_per_worker, log_dir=settings.data_dir / "logs")
-
-
 @app.command()
 def analyze(
     path: Annotated[Path, typer.Argument(help="video or audio file to analyse")],
@@ -76,10 +59,10 @@ def analyze(
 ) -> None:
     """Analyse one video and write its report."""
     try:
-        settings = _settings(executor=executor, workers=workers, data_dir=data_dir)
+        settings = build_settings(executor=executor, workers=workers, data_dir=data_dir)
         spec = JobSpec(source=str(path), analyzers=tuple(analyzer), params=parse_set_flags(set_))
         store = JobStore(settings.db_path, settings.reports_dir)
-        ex = _executor(settings)
+        ex = executor_for(settings)
         try:
             report = _run_with_progress(Engine(settings, ex, store), spec, force, quiet=as_json)
         finally:
@@ -152,10 +135,7 @@ def _print_summary(report: AnalysisReport) -> None:
 def list_analyzers(as_json: Annotated[bool, typer.Option("--json", help="machine-readable")] = False) -> None:
     """List every analyzer, whether it can run here, and if not what to install."""
     registry = Registry.default()
-    rows = []
-    for name in registry.names():
-        row = registry.describe(name)
-        rows.append(row)
+    rows = [registry.describe(name) for name in registry.names()]
     if as_json:
         out.print_json(json.dumps(rows))
         return
@@ -184,7 +164,7 @@ def doctor(
     tone) through the engine and check the known answers; exits 1 if any available analyzer fails."""
     import av
 
-    settings = _settings(data_dir=data_dir, executor=executor, workers=workers)
+    settings = build_settings(data_dir=data_dir, executor=executor, workers=workers)
     problems = 0
     table = Table("check", "result", "detail")
     try:
@@ -228,7 +208,7 @@ def _run_selftest(settings: Settings) -> bool:
     from reelscope.cli.selftest import run_selftest  # writes media with PyAV: kept off the CLI's start-up
 
     console.print(f"self-test: analysing a generated clip with every analyzer ({settings.executor} executor) ...")
-    result = run_selftest(settings, executor_factory=_executor)
+    result = run_selftest(settings)
     table = Table("analyzer", "status", "seconds", "note", title="self-test")
     for row in result.rows:
         style = _STATUS_STYLE.get(row.status, "")

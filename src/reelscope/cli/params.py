@@ -1,11 +1,27 @@
-"""Parsing ``--set analyzer.param=value`` flags into per-analyzer params."""
+"""From command-line flags to what the engine takes: Settings, and ``--set analyzer.param=value``
+flags as per-analyzer params."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
 from reelscope.core.errors import InvalidParams
+from reelscope.core.settings import Settings
+
+
+def build_settings(**overrides: Any) -> Settings:
+    """Flags (None: not given) over ``REELSCOPE_*`` over defaults; a bad value exits 2 with the reason."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        Console(stderr=True).print(f"[red]error:[/red] bad setting: {problems}")
+        raise typer.Exit(2) from exc
 
 
 def parse_set_flags(flags: list[str]) -> dict[str, dict[str, Any]]:

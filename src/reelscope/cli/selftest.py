@@ -25,8 +25,7 @@ from reelscope.core.results import ErrorInfo, OutcomeStatus
 from reelscope.core.settings import Settings
 from reelscope.engine.engine import Engine
 from reelscope.engine.executors import Executor
-from reelscope.engine.executors.inline import InlineExecutor
-from reelscope.engine.executors.process import ProcessExecutor
+from reelscope.engine.executors.factory import executor_for
 from reelscope.media.synth import SelftestTruth, write_selftest_clip
 from reelscope.store.jobs import JobStore
 
@@ -72,7 +71,7 @@ def run_selftest(
     ``settings.workers`` choose one. Never raises for a broken install: that is a failing row."""
     started = time.perf_counter()
     registry = registry or Registry.default()
-    factory = executor_factory or (lambda s: _default_executor(s, registry))
+    factory = executor_factory or (lambda s: executor_for(s, registry))
     with tempfile.TemporaryDirectory(prefix="reelscope-selftest-", ignore_cleanup_errors=True) as tmp:
         root = Path(tmp)
         try:
@@ -83,14 +82,6 @@ def run_selftest(
             rows = [_row(name, report.analyzers.get(name), truth) for name in registry.names()]
     return SelftestResult(
         rows=rows, passed=not any(r.failed for r in rows), wall_s=round(time.perf_counter() - started, 3)
-    )
-
-
-def _default_executor(settings: Settings, registry: Registry) -> Executor:
-    if settings.executor == "inline":
-        return InlineExecutor(registry)
-    return ProcessExecutor(
-        settings.workers, settings.max_tasks_per_worker, log_dir=settings.data_dir / "logs", registry=registry
     )
 
 

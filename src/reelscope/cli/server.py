@@ -11,6 +11,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from reelscope.cli.params import build_settings
+
 console = Console(stderr=True, soft_wrap=True)
 out = Console()
 
@@ -32,10 +34,8 @@ def serve(
     import uvicorn
 
     from reelscope.api.app import create_app
-    from reelscope.cli.main import _settings
-
     roots = [p.expanduser().resolve() for p in media_root] or None
-    settings = _settings(
+    settings = build_settings(
         host=host, port=port, media_roots=roots, workers=workers, max_concurrent_jobs=max_concurrent_jobs,
         executor=executor, data_dir=data_dir,
     )
@@ -60,9 +60,7 @@ def status(
 ) -> None:
     """Show a running server's health, queue, workers and GPUs. Exit 0 ready, 1 not ready,
     3 unreachable."""
-    from reelscope.cli.main import _settings
-
-    settings = _settings()
+    settings = build_settings()
     base = (url or f"http://{settings.host}:{settings.port}").rstrip("/")
     headers = {"X-API-Key": settings.api_key.get_secret_value()} if settings.api_key else {}
     try:
@@ -76,8 +74,8 @@ def status(
     if as_json:
         out.print_json(data=body)
         raise typer.Exit(0 if body.get("ready") else 1)
-    version = live.json().get("version", "?") if live.status_code == 200 else "?"
-    uptime = live.json().get("uptime_s", 0.0) if live.status_code == 200 else 0.0
+    alive = live.json() if live.status_code == 200 else {}
+    version, uptime = alive.get("version", "?"), alive.get("uptime_s", 0.0)
     verdict = "[green]ready[/green]" if body.get("ready") else "[red]NOT READY[/red]"
     out.print(f"{base}: {verdict} — reelscope {version}, up {uptime:.0f} s")
     table = Table("check", "result", "detail")

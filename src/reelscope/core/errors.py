@@ -37,6 +37,46 @@ class InvalidParams(InputError):
     code = "invalid_params"
 
 
+class BadRequest(InputError):
+    """A malformed request: JSON that does not parse, a multipart body without its file part."""
+
+    http_status = 400
+    code = "bad_request"
+
+
+class Unauthorized(InputError):
+    http_status = 401
+    code = "unauthorized"
+
+
+class RequestTooLarge(InputError):
+    http_status = 413
+    code = "request_too_large"
+
+
+class UnsupportedContentType(InputError):
+    http_status = 415
+    code = "unsupported_content_type"
+
+
+class IdempotencyConflict(InputError):
+    """An Idempotency-Key reused for a different request."""
+
+    http_status = 409
+    code = "idempotency_conflict"
+
+
+class JobConflict(InputError):
+    """The job's state does not allow the request (cancel an ended job, the report of a running one)."""
+
+    http_status = 409
+    code = "job_conflict"
+
+
+class UrlIngestUnavailable(InputError):
+    code = "url_ingest_unavailable"
+
+
 class UnsupportedMedia(InputError):
     exit_code = 4
     http_status = 415
@@ -123,6 +163,13 @@ class QueueFull(ReelscopeError):
 class StoreError(ReelscopeError):
     exit_code = 7
     code = "store_error"
+
+
+class NotInReport(StoreError):
+    """A report asked for an analyzer its job did not run."""
+
+    http_status = 404
+    code = "analyzer_not_in_report"
 
 
 class JobNotFound(StoreError):

@@ -83,8 +83,6 @@ class Engine:
         """Analyse ``spec.source`` (a local path). A report already stored for the same media,
         analyzers, versions and params is returned without recomputing unless ``force``."""
         job = self.prepare(spec)
-        # Start (warm) the workers now, so their start-up overlaps the decode.
-        self.executor.start(self._runnable(job))
         on_event(Event("probed", job.job_id, {"media": job.media}))
         if not force and (cached := self.store.report(job.job_id)) is not None:
             on_event(Event("cached", job.job_id, {"report": cached}))
@@ -98,7 +96,7 @@ class Engine:
         waves); the caller also cancels the job's tasks on the executor."""
         started = time.perf_counter()
         job_id = job.job_id
-        self.executor.start(self._runnable(job))
+        self.executor.start(self._runnable(job))  # workers start (warm) while we decode
         self.store.set_status(job_id, JobStatus.running)
         on_event(Event("job_started", job_id, {"analyzers": job.names, "waves": [[p.name for p in w] for w in job.plan.waves]}))
         work_dir = self.settings.work_dir / job_id

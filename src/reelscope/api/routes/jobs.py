@@ -17,10 +17,16 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.datastructures import UploadFile
 
-from reelscope.api.errors import BadRequest, RequestTooLarge
 from reelscope.api.schemas import ERROR_RESPONSES, JobList, JobOptions, JobRequest, JobView, ProgressView
-from reelscope.api.service import JobConflict, request_fingerprint, server_path
-from reelscope.core.errors import InputError, ReelscopeError
+from reelscope.api.service import request_fingerprint, server_path
+from reelscope.core.errors import (
+    BadRequest,
+    JobConflict,
+    NotInReport,
+    RequestTooLarge,
+    UnsupportedContentType,
+    UrlIngestUnavailable,
+)
 from reelscope.core.jobs import JobSpec, JobStatus
 from reelscope.core.urls import check_public_url
 from reelscope.store.jobs import JobRecord
@@ -47,20 +53,6 @@ _REQUEST_BODY = {
         },
     },
 }
-
-
-class UnsupportedContentType(InputError):
-    http_status = 415
-    code = "unsupported_content_type"
-
-
-class NotInReport(ReelscopeError):
-    http_status = 404
-    code = "analyzer_not_in_report"
-
-
-class UrlIngestUnavailable(InputError):
-    code = "url_ingest_unavailable"
 
 
 def _ctx(request: Request):

@@ -73,12 +73,12 @@ def _workers_check(ctx) -> Check:
     if state is None:
         return Check(ok=True, detail="in-process executor: no worker processes")
     pool = state()
-    up = [w for w in pool.workers if w.alive and w.ready]
-    data = {"configured": pool.size, "ready": len(up), "busy": sum(w.busy_with is not None for w in up), "queued_tasks": pool.queued_tasks}
+    counts = pool.counts()
+    data = {k: counts[k] for k in ("configured", "ready", "busy")} | {"queued_tasks": pool.queued_tasks}
     if pool.start_error:
         return Check(ok=False, detail=pool.start_error[-2000:], data=data)
-    if len(up) < pool.size:
-        return Check(ok=False, detail=f"{len(up)} of {pool.size} workers ready (starting or restarting)", data=data)
+    if counts["ready"] < pool.size:
+        return Check(ok=False, detail=f"{counts['ready']} of {pool.size} workers ready (starting or restarting)", data=data)
     return Check(ok=True, data=data)
 
 

@@ -139,6 +139,15 @@ class PoolState:
     queued_tasks: int
     start_error: str | None
 
+    def counts(self) -> dict[str, int]:
+        """Workers by state: configured, alive, ready (alive and started), busy."""
+        return {
+            "configured": self.size,
+            "alive": sum(w.alive for w in self.workers),
+            "ready": sum(w.alive and w.ready for w in self.workers),
+            "busy": sum(w.busy_with is not None for w in self.workers),
+        }
+
 
 class ProcessExecutor:
     def __init__(
@@ -293,7 +302,6 @@ class ProcessExecutor:
     def _ensure_workers(self) -> None:
         if not (self._want_workers or self._queue):
             return
-        self.workers = [w for w in self.workers if w.ready or w.process.is_alive() or w.job]
         while len(self.workers) < self.size:
             self.workers.append(self._spawn())
         self._want_workers = False
