@@ -94,6 +94,25 @@ def test_a_job_left_running_by_a_crash_is_resumed_and_one_that_kept_dying_fails(
         assert gave_up["status"] == "failed" and "interrupted" in gave_up["error"] and gave_up["attempts"] == 2
 
 
+def test_an_unexpected_error_before_the_run_fails_the_job_instead_of_leaving_it_running(make_api, monkeypatch):
+    with make_api(registry=FAKES) as client:
+        service = client.app.state.ctx.service
+        real_prepare = service.engine.prepare
+        calls = []
+
+        def prepare_then_break(spec, allowed_roots=None):
+            calls.append(spec)
+            if len(calls) > 1:  # the runner's re-preparation, after submission succeeded
+                raise PermissionError("media became unreadable")
+            return real_prepare(spec, allowed_roots)
+
+        monkeypatch.setattr(service.engine, "prepare", prepare_then_break)
+        job = slow(client, 0.05).json()
+        done = wait_final(client, job["job_id"], timeout_s=10)
+        assert done["status"] == "failed" and done["error"] == "PermissionError: media became unreadable"
+        assert client.get("/health/ready").json()["queue"]["running"] == 0
+
+
 class _Receiver(http.server.BaseHTTPRequestHandler):
     received: list = []
 

@@ -239,9 +239,12 @@ class JobService:
         except JobCancelled:
             if self._stopping:  # shutting down, not a client's cancel: run it again after restart
                 self.store.requeue(job_id, "stopped by a server shutdown; queued again")
-        except ReelscopeError as exc:
+        except Exception as exc:  # any error: the job must end failed, never stay "running"
             if not self.store.get(job_id).status.is_final:  # failed before the engine took over
-                self.store.set_status(job_id, JobStatus.failed, f"{exc.code}: {exc.message}")
+                reason = f"{exc.code}: {exc.message}" if isinstance(exc, ReelscopeError) else f"{type(exc).__name__}: {exc}"
+                self.store.set_status(job_id, JobStatus.failed, reason)
+            if not isinstance(exc, ReelscopeError):
+                log.exception("job %s failed unexpectedly", job_id)
         finally:
             with self._lock:
                 self._active.pop(job_id, None)
