@@ -443,14 +443,8 @@ def _audio_track(segments: Sequence[tuple], rate_hz: int, seed: int = 5) -> tupl
     return np.concatenate(pieces), tuple(spans)
 
 
-def tone_clip(
-    path: Path,
-    segments: Sequence[tuple] = (("silence", 0.5), ("tone", 440.0, 1.0), ("noise", 0.5)),
-    sample_rate_hz: int = AUDIO_RATE_HZ,
-) -> tuple[Path, AudioTruth]:
-    """Audio-only file: ``("tone", freq_hz, dur_s)``, ``("silence", dur_s)``, ``("noise", dur_s)``
-    in order. ``.wav`` writes pcm_s16le, anything else (``.m4a``) AAC."""
-    samples, spans = _audio_track(segments, sample_rate_hz)
+def write_audio(path: Path, samples: np.ndarray, sample_rate_hz: int) -> str:
+    """Mono float samples to an audio-only file: ``.wav`` pcm_s16le, anything else AAC. Returns the codec."""
     codec = "pcm_s16le" if path.suffix.lower() == ".wav" else "aac"
     with av.open(str(path), mode="w") as container:
         stream = container.add_stream(codec, rate=sample_rate_hz, layout="mono")
@@ -465,6 +459,18 @@ def tone_clip(
             frame.sample_rate, frame.pts, frame.time_base = sample_rate_hz, start, Fraction(1, sample_rate_hz)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
+    return codec
+
+
+def tone_clip(
+    path: Path,
+    segments: Sequence[tuple] = (("silence", 0.5), ("tone", 440.0, 1.0), ("noise", 0.5)),
+    sample_rate_hz: int = AUDIO_RATE_HZ,
+) -> tuple[Path, AudioTruth]:
+    """Audio-only file: ``("tone", freq_hz, dur_s)``, ``("silence", dur_s)``, ``("noise", dur_s)``
+    in order. ``.wav`` writes pcm_s16le, anything else (``.m4a``) AAC."""
+    samples, spans = _audio_track(segments, sample_rate_hz)
+    codec = write_audio(path, samples, sample_rate_hz)
     return path, AudioTruth(sample_rate_hz, samples.shape[0] / sample_rate_hz, spans, codec)
 
 

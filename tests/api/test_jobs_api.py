@@ -173,10 +173,11 @@ def test_malformed_bodies(make_api):
 
 def test_a_preset_expands_to_its_analyzers(make_api):
     with make_api() as client:
-        job = client.post("/v1/jobs", json={"path": "clip.mp4", "preset": "audio"}).json()
+        job = client.post("/v1/jobs", json={"path": "clip.mp4", "preset": "loudness"}).json()
         assert job["analyzers"] == ["audio_analysis"]
         presets = client.get("/v1/analyzers").json()["presets"]
-        assert presets["audio"] == ["audio_analysis"] and "cut_analysis" in presets["visual"]
+        assert {"audio_analysis", "speech_transcription"} <= set(presets["audio"])
+        assert set(presets["speech"]) == {"speech_emotion", "speech_transcription"} and "cut_analysis" in presets["visual"]
 
 
 def test_unknown_jobs_and_routes_use_the_error_shape(make_api):

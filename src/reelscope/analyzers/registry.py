@@ -26,6 +26,8 @@ BUILTINS: dict[str, str] = {
     "content_quality": "reelscope.analyzers.visual.content_quality:ContentQuality",
     "visual_effects": "reelscope.analyzers.visual.visual_effects:VisualEffects",
     "audio_analysis": "reelscope.analyzers.audio.audio_analysis:AudioAnalysis",
+    "speech_transcription": "reelscope.analyzers.audio.speech_transcription:SpeechTranscription",
+    "speech_emotion": "reelscope.analyzers.audio.speech_emotion:SpeechEmotion",
 }
 
 

@@ -15,20 +15,22 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table
+from rich.table import Column, Table
 
 from reelscope import __version__
 from reelscope.analyzers.registry import Registry
-from reelscope.cli import server
+from reelscope.cli import models, server
 from reelscope.cli.params import build_settings, parse_set_flags
-from reelscope.core.errors import ReelscopeError
+from reelscope.core.errors import InvalidParams, NotInReport, ReelscopeError, StoreError
 from reelscope.core.jobs import JobSpec
 from reelscope.core.report import AnalysisReport
 from reelscope.core.settings import Settings
 from reelscope.engine.engine import Engine
 from reelscope.engine.events import Event
 from reelscope.engine.executors.factory import executor_for
+from reelscope.report.subtitles import EXPORT_FORMATS, build_cues, transcript_output
 from reelscope.store.jobs import JobStore, atomic_write_text
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Second-by-second analysis of short-form video.")
@@ -56,9 +58,18 @@ def analyze(
     data_dir: Annotated[Path | None, typer.Option(help="store and work folder (default ~/.local/share/reelscope)")] = None,
     force: Annotated[bool, typer.Option("--force", help="recompute even if the store has this report")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="print the report JSON to stdout instead of a table")] = False,
+    export: Annotated[
+        list[str],
+        typer.Option(
+            "--export",
+            metavar="FORMATS",
+            help="also write the transcript as subtitles, vtt and/or srt (comma list, repeatable), into -o or the current folder",
+        ),
+    ] = [],  # noqa: B006
 ) -> None:
     """Analyse one video and write its report."""
     try:
+        formats = _export_formats(export)  # a typo fails now, not after minutes of analysis
         settings = build_settings(executor=executor, workers=workers, data_dir=data_dir)
         spec = JobSpec(source=str(path), analyzers=tuple(analyzer), params=parse_set_flags(set_))
         store = JobStore(settings.db_path, settings.reports_dir)
@@ -74,11 +85,47 @@ def analyze(
         target = output_dir / f"{path.stem}.reelscope.json"
         atomic_write_text(target, report.model_dump_json(indent=1))
         console.print(f"report: {target}")
+    notes = _write_subtitles(report, formats, output_dir or Path.cwd(), path.stem)
     if as_json:
         out.print_json(report.model_dump_json())
     else:
         _print_summary(report)
+    for note in notes:  # stdout holds only the JSON with --json
+        (console if as_json else out).print(note)
     console.print(f"stored report: {settings.reports_dir / (report.job_id + '.json')}")
+
+
+def _export_formats(values: list[str]) -> list[str]:
+    """``["vtt,srt", "vtt"]`` -> ``["vtt", "srt"]``; InvalidParams (exit 2) for an unknown one."""
+    formats = [f.strip().lower() for value in values for f in value.split(",") if f.strip()]
+    unknown = [f for f in formats if f not in EXPORT_FORMATS]
+    if unknown:
+        known = ", ".join(EXPORT_FORMATS)
+        raise InvalidParams(f"unknown export format {', '.join(map(repr, unknown))}", fix=f"--export takes: {known}")
+    return list(dict.fromkeys(formats))
+
+
+def _write_subtitles(report: AnalysisReport, formats: list[str], folder: Path, stem: str) -> list[str]:
+    """Write ``<folder>/<stem>.<format>`` for each format; the lines saying what was written, or
+    why nothing was (the analysis itself succeeded, so a missing transcript is a note, not an error)."""
+    if not formats:
+        return []
+    try:
+        cues = build_cues(transcript_output(report))
+    except NotInReport as exc:
+        fix = f" (fix: {exc.fix})" if exc.fix else ""
+        return [f"[yellow]no {', '.join(formats)} written: {escape(exc.message + fix)}[/yellow]"]
+    notes = []
+    for fmt in formats:
+        target = folder / f"{stem}.{fmt}"
+        try:
+            atomic_write_text(target, EXPORT_FORMATS[fmt](cues))
+        except OSError as exc:
+            error = StoreError(f"cannot write {target}: {exc.strerror or exc}", fix="choose a writable folder with -o")
+            raise _fail(error) from exc
+        detail = f"{len(cues)} cues" if cues else "no speech: the transcript has no words, the file has no cues"
+        notes.append(f"{fmt}: {escape(str(target))} ({detail})")
+    return notes
 
 
 def _run_with_progress(engine: Engine, spec: JobSpec, force: bool, quiet: bool) -> AnalysisReport:
@@ -139,7 +186,7 @@ def list_analyzers(as_json: Annotated[bool, typer.Option("--json", help="machine
     if as_json:
         out.print_json(json.dumps(rows))
         return
-    table = Table("analyzer", "version", "available", "reads", "description / fix")
+    table = Table(Column("analyzer", no_wrap=True), "version", "available", "reads", "description / fix")
     for row in rows:
         reads = ", ".join(x for x in ("frames" if row.get("frames") else "", "audio" if row.get("audio") else "") if x)
         if row.get("after"):
@@ -224,6 +271,7 @@ def _run_selftest(settings: Settings) -> bool:
 
 app.command()(server.serve)
 app.command()(server.status)
+app.add_typer(models.app, name="models")
 
 
 @app.callback(invoke_without_command=True)

@@ -13,7 +13,7 @@ from typing import Any
 
 from reelscope.analyzers.base import AnalysisContext, Analyzer, MediaView
 from reelscope.analyzers.registry import Registry
-from reelscope.core.errors import ReelscopeError
+from reelscope.core.errors import ModelUnavailable, ReelscopeError
 from reelscope.core.results import AnalyzerOutput, ErrorInfo, Outcome, OutcomeStatus
 from reelscope.media.bundle import BundleRef, MediaBundle
 
@@ -60,6 +60,8 @@ def execute_task(task: AnalyzerTask, registry: Registry, instances: MutableMappi
         if not isinstance(output, AnalyzerOutput):
             raise TypeError(f"{task.name}.analyze returned {type(output).__name__}, not AnalyzerOutput")
         status, error = OutcomeStatus.ok, None
+    except ModelUnavailable as exc:  # e.g. a model named in params that is not installed: the fix, not a failure
+        output, status, error = None, OutcomeStatus.unavailable, error_info(exc)
     except Exception as exc:  # an analyzer's failure is data, never the job's failure
         output, status, error = None, OutcomeStatus.failed, error_info(exc)
     return Outcome(

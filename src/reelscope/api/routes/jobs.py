@@ -1,4 +1,4 @@
-"""/v1/jobs: submit (server path, upload or URL), list, read, cancel, and fetch reports."""
+"""/v1/jobs: submit (server path, upload or URL), list, read, cancel, and fetch reports and transcripts."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import re
 import tempfile
 from pathlib import Path
 from typing import Annotated, Any, BinaryIO
+from urllib.parse import quote
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.concurrency import run_in_threadpool
@@ -28,7 +29,9 @@ from reelscope.core.errors import (
     UrlIngestUnavailable,
 )
 from reelscope.core.jobs import JobSpec, JobStatus
+from reelscope.core.report import AnalysisReport
 from reelscope.core.urls import check_public_url
+from reelscope.report.subtitles import EXPORT_FORMATS, MEDIA_TYPES, build_cues, transcript_output
 from reelscope.store.jobs import JobRecord
 
 router = APIRouter(prefix="/v1", tags=["jobs"], responses=ERROR_RESPONSES)
@@ -193,14 +196,7 @@ def cancel_job(request: Request, job_id: str) -> JobView:
     responses={200: {"content": {"application/json": {}}, "description": "the report (schema_version 1.0)"}},
 )
 def get_report(request: Request, job_id: str, analyzer: Annotated[str | None, Query(max_length=64)] = None) -> Response:
-    ctx = _ctx(request)
-    record = ctx.store.get(job_id)
-    if not record.status.is_final or not record.report_path:
-        raise JobConflict(
-            f"job {job_id} has no report: it is {record.status.value}" + (f" ({record.error})" if record.error else ""),
-            fix="poll GET /v1/jobs/{id} until it succeeds" if not record.status.is_final else None,
-        )
-    report = json.loads(Path(record.report_path).read_text(encoding="utf-8"))
+    report = json.loads(_report_path(_ctx(request), job_id).read_text(encoding="utf-8"))
     for part in report.get("analyzers", {}).values():
         if part.get("error"):
             part["error"].pop("traceback", None)  # server internals stay in the server's store
@@ -209,6 +205,53 @@ def get_report(request: Request, job_id: str, analyzer: Annotated[str | None, Qu
     if analyzer not in report["analyzers"]:
         raise NotInReport(f"job {job_id} did not run {analyzer!r}", fix="it ran: " + ", ".join(report["analyzers"]))
     return JSONResponse({"job_id": job_id, "schema_version": report["schema_version"], "analyzer": analyzer, **report["analyzers"][analyzer]})
+
+
+_TRANSCRIPT_404 = {404: {**ERROR_RESPONSES[404], "description": "no such job, or no ok speech_transcription in its report"}}
+
+
+@router.get(
+    "/jobs/{job_id}/transcript.vtt",
+    summary="The transcript as WebVTT subtitles (needs an ok speech_transcription)",
+    response_class=Response,
+    responses={200: {"content": {"text/vtt": {}}, "description": "WebVTT cues"}, **_TRANSCRIPT_404},
+)
+def get_transcript_vtt(request: Request, job_id: str) -> Response:
+    return _transcript(request, job_id, "vtt")
+
+
+@router.get(
+    "/jobs/{job_id}/transcript.srt",
+    summary="The transcript as SRT subtitles (needs an ok speech_transcription)",
+    response_class=Response,
+    responses={200: {"content": {"application/x-subrip": {}}, "description": "SubRip cues"}, **_TRANSCRIPT_404},
+)
+def get_transcript_srt(request: Request, job_id: str) -> Response:
+    return _transcript(request, job_id, "srt")
+
+
+def _transcript(request: Request, job_id: str, fmt: str) -> Response:
+    text = _report_path(_ctx(request), job_id).read_text(encoding="utf-8")
+    report = AnalysisReport.model_validate_json(text)
+    cues = build_cues(transcript_output(report))  # NotInReport (404) when there is no ok transcript
+    filename = quote(f"{Path(report.source.path).stem}.{fmt}")  # the name only: server paths stay private
+    return Response(
+        EXPORT_FORMATS[fmt](cues),
+        media_type=MEDIA_TYPES[fmt],
+        headers={"Content-Disposition": f"inline; filename*=UTF-8''{filename}"},
+    )
+
+
+def _report_path(ctx, job_id: str) -> Path:
+    """The report file of a finished job: JobNotFound for an unknown job, JobConflict while it
+    runs or when it ended without a report."""
+    record = ctx.store.get(job_id)
+    if not record.status.is_final or not record.report_path:
+        raise JobConflict(
+            f"job {job_id} has no report: it is {record.status.value}" + (f" ({record.error})" if record.error else ""),
+            fix="poll GET /v1/jobs/{id} until it succeeds" if not record.status.is_final else None,
+        )
+    return Path(record.report_path)
 
 
 # -- views --------------------------------------------------------------------------------------

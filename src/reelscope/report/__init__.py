@@ -1,0 +1,1 @@
+"""Exports and human-readable views of a report."""
