@@ -1,5 +1,8 @@
 """Benchmark clips, generated once and cached in bench/.cache (never committed).
 
+``speech_clip``: real speech back to back (JFK, read speech, the GRID sentences, BBC narration, a
+poetry reading) from ../shared/media, optionally over a quiet music bed, as AAC in an .m4a.
+
 ``short_clip``: a TikTok-like portrait short (default 30 s, 1080x1920, 30 fps, H.264 + AAC):
 shots of a camera panning over detailed textures, a hard cut every 3 s, and a music-like
 soundtrack (a chord with a click on every beat at 120 BPM) so decode and every analyzer do
@@ -56,6 +59,42 @@ def short_clip(duration_s: float = 30.0, size: tuple[int, int] = (1080, 1920), f
         tmp, frames(), fps=fps, width=width, height=height,
         audio=_soundtrack(duration_s, mf.AUDIO_RATE_HZ), preset="veryfast",
     )
+    tmp.rename(path)
+    return path
+
+
+SPEECH_SOURCES = (
+    "speech/jfk.flac",
+    "speech/stereo_diarization.wav",
+    *(f"grid_corpus/{n}" for n in ("bbaf2n.mpg", "brbk7n.mpg", "lbax4n.mpg", "lwbsza.mpg", "swiz3n.mpg")),
+    "pyscenedetect/issue-195-aspect-ratio.mp4",
+    "people/short_hamilton_clip.mp4",
+)
+
+
+def speech_clip(duration_s: float = 60.0, music_bed_db: float | None = None) -> Path:
+    """``duration_s`` of real speech (cut at the end), mono 44.1 kHz AAC; with ``music_bed_db`` the
+    bench soundtrack runs under it that many dB below the speech peak level."""
+    from faster_whisper.audio import decode_audio
+
+    bed = "" if music_bed_db is None else f"_music{int(music_bed_db)}db"
+    path = CACHE / f"speech_{int(duration_s)}s{bed}.m4a"
+    if path.exists():
+        return path
+    media = ROOT.parent / "shared" / "media"
+    rate_hz = 44100
+    parts = [decode_audio(str(media / rel), sampling_rate=rate_hz) for rel in SPEECH_SOURCES]
+    speech = np.concatenate(parts)
+    n = int(duration_s * rate_hz)
+    if speech.size < n:
+        raise ValueError(f"only {speech.size / rate_hz:.1f} s of speech in {media}")
+    audio = speech[:n] / max(1e-6, float(np.max(np.abs(speech[:n])))) * 0.7
+    if music_bed_db is not None:
+        music = _soundtrack(duration_s, rate_hz)[:n]
+        audio = audio + music / float(np.max(np.abs(music))) * 0.7 * 10 ** (-music_bed_db / 20)
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.m4a")
+    mf.write_audio(tmp, audio.astype(np.float32), rate_hz)
     tmp.rename(path)
     return path
 
