@@ -4,9 +4,12 @@ fillers in English and German, emphasis against the speaker's own norm."""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from reelscope.analyzers.audio import speech_features as sf
+from reelscope.analyzers.audio import whisper
 from reelscope.analyzers.audio.speech_features import Word
+from reelscope.core.errors import ModelUnavailable
 
 
 def words(*items: tuple[float, float, str]) -> list[Word]:
@@ -61,3 +64,15 @@ def test_no_emphasis_without_a_norm():
     ws = words(*[(i * 0.5, i * 0.5 + 0.4, f"w{i}") for i in range(5)])
     times, pitch, energy = _tracks(ws, loud={2}, high={2})
     assert sf.emphasis(ws, times, pitch, energy, threshold_z=1.0) == []
+
+
+def test_device_placement_int8_on_cpu_float16_on_a_gpu(monkeypatch):
+    """The GPU path's choices, checked without a GPU: what CTranslate2 reports decides."""
+    monkeypatch.setattr(whisper, "cuda_devices", lambda: 0)
+    assert whisper.placement("auto", "auto") == whisper.Placement("cpu", "int8")
+    with pytest.raises(ModelUnavailable, match="no CUDA device"):
+        whisper.placement("cuda", "auto")
+    monkeypatch.setattr(whisper, "cuda_devices", lambda: 1)
+    assert whisper.placement("auto", "auto") == whisper.Placement("cuda", "float16")
+    assert whisper.placement("cpu", "auto") == whisper.Placement("cpu", "int8")
+    assert whisper.placement("auto", "int8_float16") == whisper.Placement("cuda", "int8_float16")
