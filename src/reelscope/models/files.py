@@ -10,6 +10,7 @@ all end as ``ModelUnavailable`` with the fix, never as a model loaded from unver
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import zipfile
@@ -34,6 +35,26 @@ def models_dir() -> Path:
     return Path(cache) / "reelscope" / "models"
 
 
+def wheels_dir() -> Path:
+    """Downloaded-only wheels (read for their files, never installed)."""
+    return models_dir() / "wheels"
+
+
+def overrides() -> dict[str, Path]:
+    """``REELSCOPE_MODEL_OVERRIDES``: JSON ``{"model name": "/folder"}`` replacing a catalogue model
+    with the user's own files (a larger YOLOX on a GPU machine ...). Not hash-checked: the user's own."""
+    raw = os.environ.get("REELSCOPE_MODEL_OVERRIDES", "").strip()
+    if not raw:
+        return {}
+    try:
+        mapping = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ModelUnavailable(f"REELSCOPE_MODEL_OVERRIDES is not JSON: {exc}", fix='e.g. {"yolox-nano": "/models/yolox-s"}') from exc
+    if not isinstance(mapping, dict):
+        raise ModelUnavailable("REELSCOPE_MODEL_OVERRIDES must be a JSON object", fix='e.g. {"yolox-nano": "/models/yolox-s"}')
+    return {str(k): Path(str(v)) for k, v in mapping.items()}
+
+
 def spec_for(name: str) -> ModelSpec:
     try:
         return CATALOGUE[name]
@@ -52,7 +73,11 @@ class ModelStatus:
 
 
 def locate(part: PackagePath) -> Path | None:
-    """The file (or zip archive) ``part`` names inside its installed distribution, if there."""
+    """The file (or zip archive) ``part`` names inside its installed distribution (or, for
+    ``in_wheel``, the downloaded wheel of its distribution), if there."""
+    if part.in_wheel:
+        wheels = sorted(wheels_dir().glob(f"{part.dist.replace('-', '_')}-*.whl"))
+        return wheels[-1] if wheels else None
     try:
         dist = metadata.distribution(part.dist)
     except metadata.PackageNotFoundError:
@@ -61,21 +86,27 @@ def locate(part: PackagePath) -> Path | None:
     return path if path.is_file() else None
 
 
+def _plain(f: ModelFile) -> bool:
+    """Used where it lies: one part, not zipped, its package path ending in the file's name."""
+    part = f.parts[0]
+    return len(f.parts) == 1 and not part.zip_member and not part.in_wheel and part.path.endswith("/" + f.name)
+
+
 def _in_place_folder(spec: ModelSpec) -> Path | None:
-    """The package folder that already holds every file under its own name, else None."""
+    """The package folder under which every file lies by its own (relative) name, else None."""
     folders = set()
     for f in spec.files:
-        if len(f.parts) != 1 or f.parts[0].zip_member or Path(f.parts[0].path).name != f.name:
+        if not _plain(f):
             return None
         located = locate(f.parts[0])
         if located is None:
             return None
-        folders.add(located.parent)
+        folders.add(Path(str(located)[: -len(f.name) - 1]))
     return folders.pop() if len(folders) == 1 else None
 
 
 def _needs_assembly(spec: ModelSpec) -> bool:
-    return any(len(f.parts) != 1 or f.parts[0].zip_member or Path(f.parts[0].path).name != f.name for f in spec.files)
+    return not all(_plain(f) for f in spec.files)
 
 
 def sha256_of(path: Path) -> str:
@@ -106,6 +137,11 @@ def _sources_missing(spec: ModelSpec) -> list[str]:
 def status(name: str, *, verify: bool = False) -> ModelStatus:
     """Where ``name`` stands here. Without ``verify`` only sizes are checked (fast, for listings)."""
     spec = spec_for(name)
+    override = overrides().get(name)
+    if override is not None:
+        state: State = "ready" if override.exists() else "missing"
+        fix = None if override.exists() else "fix the path in REELSCOPE_MODEL_OVERRIDES"
+        return ModelStatus(name, state, override, f"override {override} (the user's own files, not hash-checked)", fix)
     assembled = _needs_assembly(spec)
     folder = models_dir() / spec.name if assembled else _in_place_folder(spec)
     if folder is not None and (not assembled or folder.is_dir()):
@@ -130,6 +166,11 @@ def resolve(name: str) -> Path:
     (with the exact command that fixes it) when the packages are missing or a file does not match.
     """
     spec = spec_for(name)
+    override = overrides().get(name)
+    if override is not None:
+        if not override.exists():
+            raise ModelUnavailable(f"model {name}: override {override} does not exist", fix="fix REELSCOPE_MODEL_OVERRIDES")
+        return override
     if not _needs_assembly(spec):
         folder = _in_place_folder(spec)
         if folder is None:
@@ -174,6 +215,7 @@ def _assemble(spec: ModelSpec, folder: Path) -> Path:
     try:
         for f in spec.files:
             digest = hashlib.sha256()
+            (staging / f.name).parent.mkdir(parents=True, exist_ok=True)
             with (staging / f.name).open("wb") as out:
                 for part in f.parts:
                     _read_part(part, out, digest)
