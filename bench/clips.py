@@ -3,6 +3,10 @@
 ``speech_clip``: real speech back to back (JFK, read speech, the GRID sentences, BBC narration, a
 poetry reading) from ../shared/media, optionally over a quiet music bed, as AAC in an .m4a.
 
+``face_text_clip``: a 9:16 1080x1920 repost of the real Hamilton speaker clip (looped to 30 s,
+letterboxed) with three text overlays in known places and times: a face and captions for the
+vision analyzers, with the overlay truth in ``FACE_TEXT_CAPTIONS``.
+
 ``short_clip``: a TikTok-like portrait short (default 30 s, 1080x1920, 30 fps, H.264 + AAC):
 shots of a camera panning over detailed textures, a hard cut every 3 s, and a music-like
 soundtrack (a chord with a click on every beat at 120 BPM) so decode and every analyzer do
@@ -95,6 +99,63 @@ def speech_clip(duration_s: float = 60.0, music_bed_db: float | None = None) -> 
     CACHE.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp.m4a")
     mf.write_audio(tmp, audio.astype(np.float32), rate_hz)
+    tmp.rename(path)
+    return path
+
+
+FACE_TEXT_CAPTIONS = (  # (start_s, end_s, text, y position as a share of the height)
+    (0.0, 10.0, "Wait for the end!!", 0.12),
+    (10.0, 20.0, "Größte Überraschung für Jürgen", 0.85),
+    (20.0, 30.0, "Link in bio: 50% OFF", 0.85),
+)
+
+
+def _overlay(img: np.ndarray, text: str, y_share: float):
+    from PIL import Image, ImageDraw, ImageFont
+
+    height, width = img.shape[:2]
+    font = ImageFont.truetype("/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf", int(0.055 * width))
+    canvas = Image.fromarray(img)
+    draw = ImageDraw.Draw(canvas)
+    box = draw.textbbox((0, 0), text, font=font, stroke_width=4)
+    x = (width - (box[2] - box[0])) // 2
+    draw.text((x, int(y_share * height)), text, font=font, fill="white", stroke_width=4, stroke_fill="black")
+    return np.asarray(canvas)
+
+
+def face_text_clip(duration_s: float = 30.0, size: tuple[int, int] = (1080, 1920), fps: float = 30.0) -> Path:
+    import av
+
+    width, height = size
+    path = CACHE / f"face_text_{int(duration_s)}s_{width}x{height}.mp4"
+    if path.exists():
+        return path
+    source = ROOT.parent / "shared" / "media" / "people" / "short_hamilton_clip.mp4"
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        src_fps = float(stream.average_rate)
+        frames = [f.to_ndarray(format="rgb24", width=width, height=round(width * stream.height / stream.width))
+                  for f in container.decode(stream)]  # fmt: skip
+    from faster_whisper.audio import decode_audio
+
+    audio = decode_audio(str(source), sampling_rate=mf.AUDIO_RATE_HZ)
+    audio = np.tile(audio, int(np.ceil(duration_s * mf.AUDIO_RATE_HZ / audio.size)))[: int(duration_s * mf.AUDIO_RATE_HZ)]
+    top = (height - frames[0].shape[0]) // 2
+
+    def composed():
+        for i in range(int(duration_s * fps)):
+            t = i / fps
+            img = np.zeros((height, width, 3), np.uint8)
+            src = frames[int(t * src_fps) % len(frames)]
+            img[top : top + src.shape[0]] = src
+            for start_s, end_s, text, y_share in FACE_TEXT_CAPTIONS:
+                if start_s <= t < end_s:
+                    img = _overlay(img, text, y_share)
+            yield img
+
+    CACHE.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp.mp4")
+    mf._write_av(tmp, composed(), fps=fps, width=width, height=height, audio=audio.astype(np.float32), preset="veryfast")
     tmp.rename(path)
     return path
 
