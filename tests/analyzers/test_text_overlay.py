@@ -11,7 +11,6 @@ import pytest
 
 import ocr_frames as of
 from reelscope.analyzers.base import AnalysisContext, MediaView
-from reelscope.analyzers.visual import text_overlay as to
 from reelscope.analyzers.visual.ocr_captions import TextBlock, TextLine, group_blocks, merge_captions, normalise
 from reelscope.analyzers.visual.text_overlay import TextOverlay
 from reelscope.core.media_info import MediaInfo
@@ -143,7 +142,7 @@ def test_needs_follow_params_and_model_check(monkeypatch) -> None:
     class Missing:
         state, detail, fix = "missing", "package(s) not installed: rapidocr", "pip install rapidocr==3.10.0"
 
-    monkeypatch.setattr(to, "status", lambda name: Missing)
+    monkeypatch.setattr("reelscope.models.files.status", lambda name: Missing)
     reason, fix = TextOverlay.unavailable_reason()
     assert "rapidocr" in reason and fix == "pip install rapidocr==3.10.0"
 

@@ -159,6 +159,19 @@ def status(name: str, *, verify: bool = False) -> ModelStatus:
     return ModelStatus(name, "not_assembled", None, "packages installed; assembled on first use", None)
 
 
+def problem(*names: str) -> tuple[str, str] | None:
+    """``(reason, fix)`` for the first of ``names`` that is missing or damaged (a quick size check,
+    no hashing), else None: what an analyzer's ``unavailable_reason`` answers."""
+    for name in names:
+        try:
+            state = status(name)
+        except ModelUnavailable as exc:  # an unknown name or a malformed REELSCOPE_MODEL_OVERRIDES
+            return exc.message, exc.fix or ""
+        if state.state in ("missing", "corrupt"):
+            return f"model {name}: {state.detail}", state.fix or ""
+    return None
+
+
 def resolve(name: str) -> Path:
     """A folder with every file of ``name``, each verified against its sha256 now.
 

@@ -24,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from reelscope.analyzers.base import AnalysisContext, Analyzer, MediaView
 from reelscope.core.needs import AnalyzerSpec, FrameRequest, Needs, PackageRequirement
 from reelscope.core.results import AnalyzerOutput, Segment, Track
-from reelscope.models.files import resolve, status
+from reelscope.models.files import problem, resolve
 
 MODEL = "mediapipe-selfie"
 SHORT_SIDE_PX = 360
@@ -81,10 +81,7 @@ class BackgroundSegmentation(Analyzer):
 
     @classmethod
     def unavailable_reason(cls) -> tuple[str, str] | None:
-        state = status(MODEL)
-        if state.state in ("missing", "corrupt"):
-            return f"model {MODEL}: {state.detail}", state.fix or ""
-        return None
+        return problem(MODEL)
 
     def __init__(self) -> None:
         resolve(MODEL)  # verifies the bundled files MediaPipe will load

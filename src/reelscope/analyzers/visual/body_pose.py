@@ -25,7 +25,7 @@ from reelscope.analyzers.base import AnalysisContext, Analyzer, MediaView
 from reelscope.analyzers.visual import pose_rules
 from reelscope.core.needs import AnalyzerSpec, FrameRequest, Needs, PackageRequirement
 from reelscope.core.results import AnalyzerOutput, Segment, Track
-from reelscope.models.files import resolve, status
+from reelscope.models.files import problem, resolve
 
 MODEL = "mediapipe-pose"
 PERSON_BOX_SOURCE = "object_detection"
@@ -70,10 +70,7 @@ class BodyPose(Analyzer):
 
     @classmethod
     def unavailable_reason(cls) -> tuple[str, str] | None:
-        state = status(MODEL)
-        if state.state in ("missing", "corrupt"):
-            return f"model {MODEL}: {state.detail}", state.fix or ""
-        return None
+        return problem(MODEL)
 
     def __init__(self) -> None:
         resolve(MODEL)  # verifies the bundled files MediaPipe will load

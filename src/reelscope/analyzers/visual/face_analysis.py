@@ -30,10 +30,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from reelscope.analyzers.base import AnalysisContext, Analyzer, MediaView
 from reelscope.analyzers.visual import face_geometry as geo
 from reelscope.analyzers.visual.face_models import EMOTIONS, AgeGenderEstimator, EmotionClassifier
-from reelscope.core.errors import ModelUnavailable
 from reelscope.core.needs import AnalyzerSpec, FrameRequest, Needs, PackageRequirement
 from reelscope.core.results import AnalyzerOutput, Segment, Track
-from reelscope.models.files import resolve, status
+from reelscope.models.files import problem, resolve
 
 MODELS = ("mediapipe-face", "fer-emotion", "age-gender")
 WEAK_EMOTIONS = frozenset({"angry", "disgust", "fear", "sad"})
@@ -78,14 +77,7 @@ class FaceAnalysis(Analyzer):
 
     @classmethod
     def unavailable_reason(cls) -> tuple[str, str] | None:
-        for name in MODELS:
-            try:
-                st = status(name)
-            except ModelUnavailable as exc:
-                return exc.message, exc.fix or ""
-            if st.state in ("missing", "corrupt"):
-                return f"model {name}: {st.detail}", st.fix or ""
-        return None
+        return problem(*MODELS)
 
     def __init__(self) -> None:
         resolve("mediapipe-face")  # verifies the files MediaPipe loads from its own package

@@ -25,10 +25,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from reelscope.analyzers.base import AnalysisContext, Analyzer, MediaView
 from reelscope.analyzers.visual import gesture_rules as rules
-from reelscope.core.errors import ModelUnavailable
 from reelscope.core.needs import AnalyzerSpec, FrameRequest, Needs, PackageRequirement
 from reelscope.core.results import AnalyzerOutput, Segment, Track
-from reelscope.models.files import resolve, status
+from reelscope.models.files import problem, resolve
 
 MODEL = "mediapipe-hands"
 SHORT_SIDE_PX = 360
@@ -96,13 +95,7 @@ class HandGestures(Analyzer):
 
     @classmethod
     def unavailable_reason(cls) -> tuple[str, str] | None:
-        try:
-            st = status(MODEL)
-        except ModelUnavailable as exc:
-            return exc.message, exc.fix or ""
-        if st.state in ("missing", "corrupt"):
-            return f"model {MODEL}: {st.detail}", st.fix or ""
-        return None
+        return problem(MODEL)
 
     def __init__(self) -> None:
         resolve(MODEL)  # verifies the files MediaPipe loads from its own package

@@ -23,7 +23,7 @@ from reelscope.analyzers.visual.yolox import COCO_CLASSES, YoloxDetector
 from reelscope.core.errors import InvalidParams, ModelUnavailable
 from reelscope.core.needs import AnalyzerSpec, FrameRequest, Needs, PackageRequirement
 from reelscope.core.results import AnalyzerOutput, Segment, Track
-from reelscope.models.files import resolve, status
+from reelscope.models.files import problem, resolve
 
 MODEL = "yolox-nano"
 MODEL_FILE = "model.onnx"
@@ -83,13 +83,7 @@ class ObjectDetection(Analyzer):
 
     @classmethod
     def unavailable_reason(cls) -> tuple[str, str] | None:
-        try:
-            st = status(MODEL)
-        except ModelUnavailable as exc:
-            return exc.message, exc.fix or ""
-        if st.state in ("missing", "corrupt"):
-            return f"model {MODEL}: {st.detail}", st.fix or ""
-        return None
+        return problem(MODEL)
 
     def __init__(self) -> None:
         model_path = resolve(MODEL) / MODEL_FILE

@@ -38,7 +38,7 @@ from reelscope.analyzers.visual.ocr_captions import (
 )
 from reelscope.core.needs import AnalyzerSpec, FrameRequest, Needs, PackageRequirement
 from reelscope.core.results import AnalyzerOutput, Segment, Track
-from reelscope.models.files import resolve, status
+from reelscope.models.files import problem, resolve
 
 MODEL = "rapidocr"
 SIGNAL_SHORT_SIDE_PX = 270
@@ -98,10 +98,7 @@ class TextOverlay(Analyzer):
 
     @classmethod
     def unavailable_reason(cls) -> tuple[str, str] | None:
-        state = status(MODEL)
-        if state.state in ("missing", "corrupt"):
-            return f"RapidOCR models: {state.detail}", state.fix or ""
-        return None
+        return problem(MODEL)
 
     def __init__(self) -> None:
         from rapidocr import RapidOCR  # heavy import, only where the analyzer is built
