@@ -33,10 +33,10 @@ class JobOptions(BaseModel):
 
 class JobRequest(JobOptions):
     """``POST /v1/jobs`` with a JSON body: the media is a ``path`` on the server (under a media
-    root) or a ``url`` (once URL ingest is available). Uploads use multipart instead."""
+    root) or a ``url`` (a video page, downloaded by the job with yt-dlp). Uploads use multipart instead."""
 
     path: str | None = Field(None, max_length=4096, description="file on the server, under a configured media root")
-    url: str | None = Field(None, max_length=2048, description="video page or file URL")
+    url: str | None = Field(None, max_length=2048, description="video page or file URL (public http(s)); downloaded with yt-dlp when the job runs")
 
     @model_validator(mode="after")
     def _one_source(self) -> JobRequest:

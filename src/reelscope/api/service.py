@@ -32,11 +32,23 @@ from reelscope.core.jobs import JobSpec, JobStatus
 from reelscope.core.settings import Settings
 from reelscope.engine.engine import Engine
 from reelscope.engine.events import Event
+from reelscope.ingest.download import downloader_for, is_url
 from reelscope.store.jobs import JobRecord
 
 log = logging.getLogger(__name__)
 
 _CANCEL_WAIT_S = 10.0
+
+
+@dataclass(frozen=True)
+class _Queued:
+    """What the queue records of a job: a checked local file, or a URL the runner will download."""
+
+    job_id: str
+    source: str
+    media_sha256: str | None
+    names: list[str]
+    effective: dict[str, dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -49,7 +61,7 @@ class Submitted:
 class Progress:
     """What a running job is doing, kept in memory; finished jobs are described by their report."""
 
-    stage: str = "queued"  # queued | probing | decoding | analyzing
+    stage: str = "queued"  # queued | downloading | probing | decoding | analyzing
     decode_fraction: float = 0.0
     analyzers: dict[str, str] = dataclasses.field(default_factory=dict)  # name -> pending|running|<outcome status>
 
@@ -66,6 +78,7 @@ class JobService:
         self.settings = settings
         self.engine = engine
         self.store = engine.store
+        self.downloader = downloader_for(settings)
         self._on_event = on_event or (lambda event: None)
         self._on_finished = on_finished or (lambda record: None)
         self._lock = threading.Lock()
@@ -125,7 +138,12 @@ class JobService:
                         fix="use a new key for a new request",
                     )
                 return Submitted(self.store.get(job_id), created=False)
-        job = self.engine.prepare(spec, allowed_roots)
+        if spec.url is not None:  # downloaded by the runner; the id comes from the URL
+            job_id, names, effective = self.engine.check_url_job(spec)
+            job = _Queued(job_id, spec.url, None, names, effective)
+        else:
+            prepared = self.engine.prepare(spec, allowed_roots)
+            job = _Queued(prepared.job_id, str(prepared.path), prepared.media.sha256, prepared.names, prepared.effective)
         with self._lock:
             created = self._enqueue(job, webhook_url)
             if idempotency_key:
@@ -140,7 +158,7 @@ class JobService:
             self._on_finished(record)
         return Submitted(record, created)
 
-    def _enqueue(self, job: Any, webhook_url: str | None) -> bool:
+    def _enqueue(self, job: _Queued, webhook_url: str | None) -> bool:
         """Queue ``job`` unless the same job is queued, running or finished well; under _lock."""
         try:
             existing = self.store.get(job.job_id)
@@ -160,7 +178,7 @@ class JobService:
                 retry_after_s=self._retry_after_s(depth),
                 fix="retry after the Retry-After delay, or raise REELSCOPE_MAX_QUEUED_JOBS",
             )
-        self.store.create_job(job.job_id, str(job.path), job.media.sha256, job.names, job.effective, webhook_url)
+        self.store.create_job(job.job_id, job.source, job.media_sha256, job.names, job.effective, webhook_url)
         self._progress[job.job_id] = Progress(analyzers={n: "pending" for n in job.names})
         return True
 
@@ -232,6 +250,11 @@ class JobService:
 
         try:
             spec = JobSpec(source=record.source, analyzers=tuple(record.analyzers), params=record.params)
+            if is_url(record.source):
+                progress.stage = "downloading"
+                downloaded = self.downloader.download(record.source)
+                spec = spec.model_copy(update={"source": str(downloaded.path), "url": record.source, "platform": downloaded.platform})
+                progress.stage = "probing"
             job = self.engine.prepare(spec)
             if job.job_id != job_id:  # an analyzer was upgraded since submission: keep the client's id
                 job = dataclasses.replace(job, job_id=job_id)

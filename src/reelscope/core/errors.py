@@ -73,8 +73,10 @@ class JobConflict(InputError):
     code = "job_conflict"
 
 
-class UrlIngestUnavailable(InputError):
-    code = "url_ingest_unavailable"
+class BackendUnavailable(InputError):
+    """A run backend that is not installed or cannot be reached (``--backend ray`` without Ray)."""
+
+    code = "backend_unavailable"
 
 
 class UnsupportedMedia(InputError):
@@ -107,8 +109,72 @@ class MediaNotFound(MediaError):
 
 
 class DownloadFailed(MediaError):
+    """A video could not be fetched. ``transient`` errors are worth retrying later (network,
+    rate limits); the others will fail the same way again. yt-dlp's exceptions become one of the
+    subclasses below in ``ingest/download.py``."""
+
     http_status = 502
     code = "download_failed"
+    transient = False
+
+
+class VideoPrivate(DownloadFailed):
+    """Private, friends-only, or behind a login the configured cookies do not give."""
+
+    http_status = 403
+    code = "video_private"
+
+
+class VideoRemoved(DownloadFailed):
+    """Deleted, taken down, or never existed at that address."""
+
+    http_status = 410
+    code = "video_removed"
+
+
+class GeoBlocked(DownloadFailed):
+    http_status = 451
+    code = "geo_blocked"
+
+
+class DownloadRateLimited(DownloadFailed):
+    """The platform answered 429 or asked us to slow down."""
+
+    http_status = 429
+    code = "rate_limited"
+    transient = True
+
+    def __init__(self, message: str, *, retry_after_s: float | None = None, fix: str | None = None) -> None:
+        super().__init__(message, fix=fix)
+        self.retry_after_s = retry_after_s
+
+
+class ExtractorBroken(DownloadFailed):
+    """yt-dlp's extractor for the site no longer understands its pages (usually fixed by a newer yt-dlp)."""
+
+    code = "extractor_broken"
+
+
+class UnsupportedUrl(DownloadFailed):
+    """No video found at the URL: no extractor matches and the page embeds none."""
+
+    http_status = 422
+    code = "unsupported_url"
+
+
+class DownloadTooLarge(DownloadFailed):
+    """Over the configured size or duration limit; refused before or while downloading."""
+
+    http_status = 413
+    code = "download_too_large"
+
+
+class NetworkError(DownloadFailed):
+    """Connection refused or reset, timeouts, DNS failures, 5xx answers."""
+
+    http_status = 502
+    code = "network_error"
+    transient = True
 
 
 class DecodeFailed(MediaError):

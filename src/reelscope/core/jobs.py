@@ -24,14 +24,18 @@ class JobStatus(str, Enum):
 
 
 class JobSpec(BaseModel):
-    """A request: ``analyzers`` empty means every available analyzer; ``params`` maps analyzer
-    name to its params (validated by that analyzer's Params model)."""
+    """A request: ``source`` is a local path; ``analyzers`` empty means every available analyzer;
+    ``params`` maps analyzer name to its params (validated by that analyzer's Params model)."""
 
     model_config = ConfigDict(frozen=True)
 
     source: str
     analyzers: tuple[str, ...] = ()
     params: dict[str, dict[str, Any]] = Field(default_factory=dict)
+    # where ``source`` was downloaded from, and the platform's metadata: copied into the report's
+    # source section, never part of the job id (the same video from two URLs is one analysis)
+    url: str | None = None
+    platform: dict[str, Any] = Field(default_factory=dict)
 
 
 def derive_job_id(media_sha256: str, analyzers: dict[str, tuple[str, dict[str, Any]]]) -> str:

@@ -47,6 +47,30 @@ class Settings(BaseSettings):
     webhook_backoff_base_s: float = Field(2.0, gt=0, description="first retry delay; doubles per attempt, with jitter")
     allow_private_urls: bool = Field(False, description="let webhooks and downloads reach loopback/private addresses")
 
+    # -- downloads (`reelscope download`, `analyze URL`, `bulk`, API URL jobs) --
+    download_dir: Path | None = Field(None, description="videos/, metadata/, thumbnails/ (default <data_dir>/downloads)")
+    download_rate_per_minute: float = Field(
+        20.0, gt=0, description="downloads started per minute per site, shared by every process on this data dir"
+    )
+    download_host_rates: dict[str, float] = Field(
+        default_factory=dict, description='per-site overrides, e.g. {"tiktok.com": 10} (JSON in the env)'
+    )
+    download_attempts: int = Field(4, ge=1, description="tries per video on transient errors (network, 429, 5xx)")
+    download_backoff_base_s: float = Field(2.0, gt=0, description="first retry delay; doubles per try, with full jitter")
+    download_backoff_max_s: float = Field(120.0, gt=0, description="longest delay between two tries")
+    download_timeout_s: float = Field(30.0, gt=0, description="socket timeout for each request")
+    download_max_duration_s: float = Field(1800.0, gt=0, description="refuse longer videos before downloading them")
+    download_cookies_file: Path | None = Field(None, description="Netscape cookies.txt for logged-in downloads")
+    download_proxy: SecretStr | None = Field(None, description="proxy URL for every download request (http, https, socks5)")
+
+    # -- bulk runs and Ray --
+    bulk_concurrent_jobs: int = Field(2, ge=1, description="jobs in flight at once in a bulk run (process backend)")
+    ray_address: str | None = Field(None, description="Ray cluster to join (ray://host:10001 or host:6379); default: start a local one")
+    ray_cpus_per_actor: float = Field(2.0, gt=0, description="CPUs each Ray job actor reserves (its engine's workers)")
+    ray_gpus_per_actor: float | None = Field(
+        None, ge=0, description="GPUs each Ray job actor reserves; default: a share of the cluster's GPUs when it has any"
+    )
+
     @property
     def db_path(self) -> Path:
         return self.data_dir / "reelscope.sqlite3"
@@ -62,3 +86,7 @@ class Settings(BaseSettings):
     @property
     def uploads_dir(self) -> Path:
         return self.data_dir / "uploads"
+
+    @property
+    def downloads_dir(self) -> Path:
+        return self.download_dir or self.data_dir / "downloads"

@@ -4,11 +4,12 @@ partially_succeeded with every analyzer's honest outcome."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,12 @@ class PreparedJob:
     plan: ExecutionPlan
     effective: dict[str, dict[str, Any]]  # analyzer -> effective params (defaults filled in)
     probe_s: float  # checking, probing and planning
+    url: str | None = None  # where the media was downloaded from
+    platform: dict[str, Any] = field(default_factory=dict)  # the platform's metadata for it
+
+    @property
+    def source(self) -> SourceInfo:
+        return SourceInfo(path=str(self.path), url=self.url, sha256=self.media.sha256, platform=self.platform)
 
 
 class Engine:
@@ -71,7 +78,19 @@ class Engine:
         plan = plan_job(self.registry, names, params, media)
         effective = {n: p.model_dump(mode="json") for n, p in params.items()}
         job_id = derive_job_id(media.sha256, {n: (plan.versions[n], effective[n]) for n in names})
-        return PreparedJob(job_id, path, media, names, plan, effective, round(time.perf_counter() - started, 4))
+        probe_s = round(time.perf_counter() - started, 4)
+        return PreparedJob(job_id, path, media, names, plan, effective, probe_s, spec.url, dict(spec.platform))
+
+    def check_url_job(self, spec: JobSpec) -> tuple[str, list[str], dict[str, dict[str, Any]]]:
+        """Check a URL job's analyzers and params before anything is downloaded. Returns (job id,
+        analyzer names, effective params); the id comes from the URL, as the content is not known
+        yet, so the same URL with the same analysis is one job."""
+        names = resolve_analyzers(self.registry, spec.analyzers)
+        params = validate_params(self.registry, names, spec.params)
+        effective = {n: p.model_dump(mode="json") for n, p in params.items()}
+        versions = {n: self.registry.get(n).spec.version if self.registry.availability(n).available else "unknown" for n in names}
+        url_key = hashlib.sha256(f"url:{spec.url or spec.source}".encode()).hexdigest()
+        return derive_job_id(url_key, {n: (versions[n], effective[n]) for n in names}), names, effective
 
     def run(
         self,
@@ -85,6 +104,8 @@ class Engine:
         job = self.prepare(spec)
         on_event(Event("probed", job.job_id, {"media": job.media}))
         if not force and (cached := self.store.report(job.job_id)) is not None:
+            if cached.source != job.source:  # same content reached another way (a URL, a copy): say how
+                cached = cached.model_copy(update={"source": job.source})
             on_event(Event("cached", job.job_id, {"report": cached}))
             return cached
         self.store.create_job(job.job_id, str(job.path), job.media.sha256, job.names, job.effective)
@@ -204,7 +225,7 @@ class Engine:
             job_id=job.job_id,
             status=JobStatus.succeeded if good else JobStatus.partially_succeeded,
             created_at=datetime.now(UTC),
-            source=SourceInfo(path=str(job.path), sha256=media.sha256),
+            source=job.source,
             media=media,
             timings=Timings(
                 probe_s=job.probe_s,

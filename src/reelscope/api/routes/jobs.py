@@ -26,11 +26,11 @@ from reelscope.core.errors import (
     NotInReport,
     RequestTooLarge,
     UnsupportedContentType,
-    UrlIngestUnavailable,
 )
 from reelscope.core.jobs import JobSpec, JobStatus
 from reelscope.core.report import AnalysisReport
 from reelscope.core.urls import check_public_url
+from reelscope.ingest.download import is_url
 from reelscope.report.subtitles import EXPORT_FORMATS, MEDIA_TYPES, build_cues, transcript_output
 from reelscope.store.jobs import JobRecord
 
@@ -77,26 +77,28 @@ async def create_job(
 ) -> Response:
     ctx = _ctx(request)
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    url = None
     if content_type == "multipart/form-data":
         options, path, fingerprint = await _from_upload(request, ctx)
         roots = [ctx.settings.uploads_dir]
     elif content_type in ("application/json", ""):
         body = await request.body()
         options = _validated(JobRequest, body)
-        if options.url is not None:
-            raise UrlIngestUnavailable(
-                "URL jobs are not available in this version", fix="download the video and upload it, or name a server path"
-            )
-        roots = list(ctx.settings.media_roots)
-        path = server_path(options.path, roots)
-        fingerprint = request_fingerprint("path", options.model_dump(mode="json"))
+        if options.url is not None:  # downloaded by the job's runner; refused now if it is not public http(s)
+            url = check_public_url(options.url, allow_private=ctx.settings.allow_private_urls)
+            roots, path = [], None
+            fingerprint = request_fingerprint("url", options.model_dump(mode="json"))
+        else:
+            roots = list(ctx.settings.media_roots)
+            path = server_path(options.path, roots)
+            fingerprint = request_fingerprint("path", options.model_dump(mode="json"))
     else:
         raise UnsupportedContentType(f"unsupported Content-Type {content_type!r}", fix="send application/json or multipart/form-data")
     analyzers = tuple(ctx.registry.preset(options.preset)) if options.preset else tuple(options.analyzers)
     webhook_url = None
     if options.webhook_url:
         webhook_url = check_public_url(options.webhook_url, allow_private=ctx.settings.allow_private_urls)
-    spec = JobSpec(source=str(path), analyzers=analyzers, params=options.params)
+    spec = JobSpec(source=url or str(path), url=url, analyzers=analyzers, params=options.params)
     submitted = await run_in_threadpool(
         ctx.service.submit,
         spec,
@@ -261,7 +263,7 @@ def job_view(ctx, record: JobRecord, details: bool = True) -> JobView:
     return JobView(
         job_id=record.job_id,
         status=record.status,
-        source=Path(record.source).name,  # the name only: server paths stay private
+        source=record.source if is_url(record.source) else Path(record.source).name,  # server paths stay private
         media_sha256=record.media_sha256,
         analyzers=record.analyzers,
         params=record.params,
