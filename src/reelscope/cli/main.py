@@ -1,4 +1,4 @@
-"""The `reelscope` command: analyze, analyzers, doctor, serve, status.
+"""The `reelscope` command: analyze, download, bulk, analyzers, models, doctor, serve, status.
 
 Settings are built once here (flags over ``REELSCOPE_*`` environment over defaults) and passed
 down. Every ReelscopeError ends the command with its own exit code and a one-line fix.
@@ -21,7 +21,7 @@ from rich.table import Column, Table
 
 from reelscope import __version__
 from reelscope.analyzers.registry import Registry
-from reelscope.cli import models, server
+from reelscope.cli import ingest, models, server
 from reelscope.cli.params import build_settings, parse_set_flags
 from reelscope.core.errors import InvalidParams, NotInReport, ReelscopeError, StoreError
 from reelscope.core.jobs import JobSpec
@@ -30,6 +30,7 @@ from reelscope.core.settings import Settings
 from reelscope.engine.engine import Engine
 from reelscope.engine.events import Event
 from reelscope.engine.executors.factory import executor_for
+from reelscope.ingest.download import downloader_for, is_url
 from reelscope.report.subtitles import EXPORT_FORMATS, build_cues, transcript_output
 from reelscope.store.jobs import JobStore, atomic_write_text
 
@@ -49,7 +50,7 @@ def _fail(exc: ReelscopeError) -> typer.Exit:
 
 @app.command()
 def analyze(
-    path: Annotated[Path, typer.Argument(help="video or audio file to analyse")],
+    source: Annotated[str, typer.Argument(metavar="PATH|URL", help="video or audio file, or a video page URL to download first")],
     analyzer: Annotated[list[str], typer.Option("-a", "--analyzer", help="run only these (repeatable); default: all")] = [],  # noqa: B006
     set_: Annotated[list[str], typer.Option("--set", help="ANALYZER.PARAM=VALUE (repeatable)")] = [],  # noqa: B006
     output_dir: Annotated[Path | None, typer.Option("-o", "--output-dir", help="also write the report JSON here")] = None,
@@ -67,11 +68,14 @@ def analyze(
         ),
     ] = [],  # noqa: B006
 ) -> None:
-    """Analyse one video and write its report."""
+    """Analyse one video (a local file, or a URL downloaded first) and write its report."""
     try:
         formats = _export_formats(export)  # a typo fails now, not after minutes of analysis
         settings = build_settings(executor=executor, workers=workers, data_dir=data_dir)
-        spec = JobSpec(source=str(path), analyzers=tuple(analyzer), params=parse_set_flags(set_))
+        spec = JobSpec(source=source, analyzers=tuple(analyzer), params=parse_set_flags(set_))
+        if is_url(source):
+            spec = _downloaded(spec, settings)
+        path = Path(spec.source)
         store = JobStore(settings.db_path, settings.reports_dir)
         ex = executor_for(settings)
         try:
@@ -93,6 +97,16 @@ def analyze(
     for note in notes:  # stdout holds only the JSON with --json
         (console if as_json else out).print(note)
     console.print(f"stored report: {settings.reports_dir / (report.job_id + '.json')}")
+
+
+def _downloaded(spec: JobSpec, settings: Settings) -> JobSpec:
+    """Download ``spec.source`` (a URL) and return the spec for the local file, with the URL and
+    the platform's metadata for the report's source section."""
+    console.print(f"downloading {escape(spec.source)} ...")
+    downloaded = downloader_for(settings).download(spec.source)
+    note = " (already downloaded)" if downloaded.cached else ""
+    console.print(f"downloaded: {escape(str(downloaded.path))}{note}")
+    return spec.model_copy(update={"source": str(downloaded.path), "url": spec.source, "platform": downloaded.platform})
 
 
 def _export_formats(values: list[str]) -> list[str]:
@@ -269,6 +283,8 @@ def _run_selftest(settings: Settings) -> bool:
     return result.passed
 
 
+app.command()(ingest.download)
+app.command()(ingest.bulk)
 app.command()(server.serve)
 app.command()(server.status)
 app.add_typer(models.app, name="models")

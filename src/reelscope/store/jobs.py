@@ -56,6 +56,28 @@ _MIGRATIONS = (
         created_at TEXT NOT NULL
     );
     """,
+    # bulk runs: one row per (run, input item); see store/bulk.py
+    """
+    CREATE TABLE IF NOT EXISTS bulk_runs (
+        run_id TEXT PRIMARY KEY,
+        input TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS bulk_items (
+        run_id TEXT NOT NULL,
+        source TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        state TEXT NOT NULL,
+        job_id TEXT,
+        transient INTEGER NOT NULL DEFAULT 0,
+        tries INTEGER NOT NULL DEFAULT 0,
+        row TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (run_id, source)
+    );
+    """,
 )
 _FINAL = tuple(s.value for s in JobStatus if s.is_final)
 
