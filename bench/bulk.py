@@ -32,17 +32,26 @@ from reelscope.ingest.inputs import MEDIA_SUFFIXES, read_items
 from reelscope.store.jobs import JobStore
 
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
-console = Console()
+console = Console(width=170)
 
 
 def clips() -> list[Path]:
     return sorted(p for p in MEDIA.rglob("*") if p.suffix.lower() in MEDIA_SUFFIXES)
 
 
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+class _QuietServer(http.server.ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # yt-dlp's generic extractor reads the head of a file, then hangs up: not an error
+
+
 def serve(folder: Path) -> tuple[http.server.ThreadingHTTPServer, str]:
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(folder))
-    handler.log_message = lambda *args: None  # type: ignore[method-assign]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = _QuietServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
 
@@ -76,6 +85,8 @@ def run(label: str, settings: Settings, lines: list[str], request: BulkRequest, 
         "video_s_per_wall_s": video_s / wall_s,
         "median_job_rtf": statistics.median(r["realtime_factor"] for r in ok) if ok else float("nan"),
         "peak_gib": memory.peak_bytes / 1024**3,
+        "analyzers_ok_mean": statistics.mean(len(r["analyzers_ok"]) for r in ok) if ok else 0.0,
+        "not_ok": sorted({name for r in ok for name in r["analyzers_not_ok"]}),
         "resume_s": resume_s,
         "resume_skipped": again.skipped,
     }
@@ -92,6 +103,7 @@ def main() -> None:
         raise SystemExit(f"no media under {MEDIA}")
     request = BulkRequest(tuple(a for a in args.analyzers.split(",") if a))
     results = []
+    connect_s = 0.0
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
 
@@ -113,26 +125,32 @@ def main() -> None:
             cluster = ray_backend.connect(None)
             connect_s = time.perf_counter() - started
             console.print(f"local Ray: {cluster.cpus:g} CPUs, {cluster.nodes} node(s), started in {connect_s:.1f} s")
-            ray_settings = settings_for("r", ray_cpus_per_actor=max(1, args.workers // 2))
-            results.append(run("ray files", ray_settings, [str(p) for p in files], request, "ray", work))
+            # the process backend's shape (one engine, `workers` worker processes), then one engine per CPU
+            same_shape = settings_for("r1", ray_cpus_per_actor=args.workers)
+            results.append(run("ray files, 1 actor", same_shape, [str(p) for p in files], request, "ray", work))
+            per_cpu = settings_for("r2", ray_cpus_per_actor=1)
+            results.append(run(f"ray files, {args.workers} actors", per_cpu, [str(p) for p in files], request, "ray", work))
             ray_backend.shutdown()
-    table = Table("configuration", "videos (ok)", "video s", "wall s", "videos/hour", "video s per wall s",
-                  "median job RTF", "peak GiB", "resume s (skipped)", title=f"bulk, {args.workers} workers")
+    table = Table("configuration", "videos (ok)", "analyzers ok per video", "video s", "wall s", "videos/hour",
+                  "video s per wall s", "median job RTF", "peak GiB", "resume s (skipped)", title=f"bulk, {args.workers} workers")
     for r in results:
-        table.add_row(r["label"], f"{r['videos']} ({r['ok']})", f"{r['video_s']:.0f}", f"{r['wall_s']:.1f}",
-                      f"{r['videos_per_hour']:.0f}", f"{r['video_s_per_wall_s']:.2f}", f"{r['median_job_rtf']:.3f}",
-                      f"{r['peak_gib']:.2f}", f"{r['resume_s']:.2f} ({r['resume_skipped']})")
+        table.add_row(r["label"], f"{r['videos']} ({r['ok']})", f"{r['analyzers_ok_mean']:.1f}", f"{r['video_s']:.0f}",
+                      f"{r['wall_s']:.1f}", f"{r['videos_per_hour']:.0f}", f"{r['video_s_per_wall_s']:.2f}",
+                      f"{r['median_job_rtf']:.3f}", f"{r['peak_gib']:.2f}", f"{r['resume_s']:.2f} ({r['resume_skipped']})")
     console.print(table)
     by = {r["label"]: r for r in results}
-    if "ray files" in by:
-        n = by["process files"]["videos"]
-        console.print(f"Ray overhead per video vs process backend: {(by['ray files']['wall_s'] - by['process files']['wall_s']) / n:+.2f} s")
+    n = by["process files"]["videos"]
+    for label in [k for k in by if k.startswith("ray")]:
+        console.print(f"{label}: wall time vs process backend {(by[label]['wall_s'] - by['process files']['wall_s']) / n:+.2f} s per video"
+                      f" (plus {connect_s:.1f} s to start Ray)")
     if "process urls" in by:
         n = by["process files"]["videos"]
         console.print(f"download overhead per video (local server): {(by['process urls']['wall_s'] - by['process files']['wall_s']) / n:+.2f} s")
     for r in results:
         if r["failed"]:
             console.print(f"{r['label']} failures: {', '.join(r['failed'])}")
+        if r["not_ok"]:
+            console.print(f"{r['label']}: analyzers not ok on some video: {', '.join(r['not_ok'])}")
 
 
 if __name__ == "__main__":

@@ -168,7 +168,7 @@ def test_ray_backend_gives_the_same_rows_as_the_process_backend(tmp_path, clips)
         remote = run_bulk(settings_for(tmp_path / "r", ray_cpus_per_actor=1.0), listing, tmp_path / "out_r", backend="ray")
     finally:
         ray_backend.shutdown()
-    timing = ("wall_s", "realtime_factor", "finished_at", "report_path")
+    timing = ("wall_s", "realtime_factor", "finished_at", "report_path", "ray_node")
 
     def comparable(row: dict) -> dict:
         return {k: v for k, v in row.items() if k not in timing and not k.endswith("duration_s")}
@@ -177,3 +177,31 @@ def test_ray_backend_gives_the_same_rows_as_the_process_backend(tmp_path, clips)
     assert {r["status"] for r in remote.rows} == {"succeeded", "failed"}
     for row in remote.rows[:3]:  # the reports came back into this store
         assert Path(row["report_path"]).is_file()
+        assert len(row["ray_node"]) >= 16  # the node that did the work
+
+
+def test_ctrl_c_stops_cleanly_writes_the_summary_and_exits_130(tmp_path):
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    for k in range(6):
+        mf.color_shots(folder / f"w{k}.mp4", shots=(((40 * k, 90, 200 - 30 * k), 10), ((90, 40 * k, 60), 10)))
+    env = {**os.environ, "REELSCOPE_DATA_DIR": str(tmp_path / "data"), "REELSCOPE_WORKERS": "1"}
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "reelscope.cli.main", "bulk", str(folder), "-o", str(out), "-a", "cut_analysis", "--jobs", "1"]
+    proc = subprocess.Popen(command, env=env, cwd=REPO, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    store = JobStore(tmp_path / "data" / "reelscope.sqlite3", tmp_path / "data" / "reports")
+    ledger = BulkLedger(store, BulkRequest(("cut_analysis",)).run_id(str(folder.resolve())))
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if any(e.state == "done" for e in ledger.entries().values()):
+            break
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)  # the main process only, as a terminal's Ctrl-C would reach it first
+    output = proc.communicate(timeout=60)[0].decode()
+    assert proc.returncode == 130, output
+    run = json.loads((out / "run.json").read_text())
+    assert run["interrupted"] is True
+    rows = [json.loads(line) for line in (out / "summary.jsonl").read_text().splitlines()]
+    assert 1 <= len(rows) < 6 and all(r["status"] == "succeeded" for r in rows)
+    assert not [e for e in ledger.entries().values() if e.state == "running"]  # interrupted items went back to pending
+    store.close()

@@ -452,3 +452,16 @@ def test_with_the_shared_host_rate_limiter(tmp_path: Path, server: MediaServer, 
     server.fail_first("/hot.mp4", [(429, {"Retry-After": "7"})])
     assert dl.download(hot).attempts == 2
     assert limiter_sleeps[-1] > 6  # the retry waited out the site's Retry-After in the shared limiter
+
+
+def test_a_name_that_does_not_resolve_is_a_transient_network_error(tmp_path):
+    """No DNS (no internet) must not read as a refused URL: bulk runs retry it on resume."""
+    import socket
+
+    def no_dns(host: str, port: int) -> list[str]:
+        raise socket.gaierror(-2, "Name or service not known")
+
+    downloader = Downloader(make_settings(tmp_path, allow_private_urls=False), resolve=no_dns)
+    with pytest.raises(NetworkError) as caught:
+        downloader.download("https://www.tiktok.com/@someone/video/1")
+    assert caught.value.transient and "www.tiktok.com" in caught.value.message

@@ -126,7 +126,11 @@ def run_item(ctx: NodeContext, item: BulkItem, *, with_report: bool = True) -> I
 
 
 def _ray_work(ctx: NodeContext, item: BulkItem) -> ItemResult:
-    return run_item(ctx, item, with_report=True)
+    import ray  # only ever called inside a Ray actor
+
+    result = run_item(ctx, item, with_report=True)
+    result.row["ray_node"] = ray.get_runtime_context().get_node_id()  # which machine did the work
+    return result
 
 
 def _spec(request: BulkRequest, source: str, **extra: Any) -> JobSpec:

@@ -48,6 +48,7 @@ from reelscope.core.errors import (
     DownloadRateLimited,
     DownloadTooLarge,
     InvalidParams,
+    NetworkError,
     ReelscopeError,
     UrlNotAllowed,
 )
@@ -137,7 +138,7 @@ class Downloader:
         check_public_url(url, allow_private=True)  # scheme and syntax only: a cached answer needs no DNS
         if not force and (hit := self._cached(url, started_s)) is not None:
             return hit
-        check_public_url(url, allow_private=self._settings.allow_private_urls, resolve=self._resolve)
+        check_public_url(url, allow_private=self._settings.allow_private_urls, resolve=self._resolve_for_check)
 
         attempts = 0
 
@@ -170,6 +171,16 @@ class Downloader:
         )
         with self._private_cookies() as cookiefile:
             return retrying(attempt)
+
+    def _resolve_for_check(self, host: str, port: int) -> list[str]:
+        """A name that does not resolve is a network problem (no DNS, no internet), worth retrying
+        later, not a refused URL."""
+        try:
+            return self._resolve(host, port)
+        except OSError as exc:
+            raise NetworkError(
+                f"cannot resolve {host!r}: {exc}", fix="check this machine's network and DNS; a bulk run retries it on resume"
+            ) from exc
 
     # -- one try
     def _fetch(self, url: str, *, force: bool, attempt: int, started_s: float, cookiefile: Path | None) -> Downloaded:
