@@ -326,3 +326,30 @@ def test_payload_that_is_not_json_fails_in_the_caller(results):
         assert sender.pending() == 0
     finally:
         sender.close()
+
+
+def test_the_post_goes_to_the_address_that_was_checked(results):
+    """DNS rebinding: the name answers a public address for the check and 127.0.0.1 afterwards. The
+    POST is pinned to the checked address, keeps the original Host and TLS server name, and the name
+    is resolved once."""
+    import httpx
+
+    seen: list[httpx.Request] = []
+    resolved: list[str] = []
+
+    def rebinding(host: str, port: int) -> list[str]:
+        resolved.append(host)
+        return ["93.184.216.34"] if len(resolved) == 1 else ["127.0.0.1"]
+
+    def receiver(request: httpx.Request) -> httpx.Response:
+        seen.append(request)
+        return httpx.Response(204)
+
+    result = deliver(results, "https://hooks.example.com/in", allow_private=False, resolve=rebinding,
+                     transport=httpx.MockTransport(receiver))
+    assert result.delivered
+    [request] = seen
+    assert request.url.host == "93.184.216.34" and request.url.path == "/in"
+    assert request.headers["Host"] == "hooks.example.com"
+    assert request.extensions["sni_hostname"] == "hooks.example.com"
+    assert resolved == ["hooks.example.com"]

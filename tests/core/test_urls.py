@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from reelscope.core.errors import InputError, UrlNotAllowed
-from reelscope.core.urls import check_public_url, is_public_address, resolve_host
+from reelscope.core.urls import check_public_url, is_public_address, pin_public_url, resolve_host
 
 PUBLIC_IP = "93.184.216.34"
 
@@ -218,3 +218,26 @@ def test_is_public_address(ip, public):
 
 def test_default_resolver_returns_address_strings():
     assert resolve_host("127.0.0.1", 80) == ["127.0.0.1"]
+
+
+def test_pin_public_url_connects_to_the_address_that_was_checked():
+    calls = []
+
+    def rebinding(host: str, port: int) -> list[str]:  # public for the check, loopback afterwards
+        calls.append(host)
+        return ["93.184.216.34"] if len(calls) == 1 else ["127.0.0.1"]
+
+    pinned = pin_public_url("https://hooks.example.com:8443/in?x=1", resolve=rebinding)
+    assert pinned.url == "https://93.184.216.34:8443/in?x=1"
+    assert pinned.host_header == "hooks.example.com:8443" and pinned.sni_hostname == "hooks.example.com"
+    assert calls == ["hooks.example.com"]  # resolved once: nothing left to rebind
+
+    v6 = pin_public_url("http://hooks.example.com/in", resolve=lambda h, p: ["2606:4700::6810:84e5"])
+    assert v6.url == "http://[2606:4700::6810:84e5]/in" and v6.sni_hostname is None
+
+
+def test_pin_public_url_leaves_literals_and_allowed_private_hosts_alone():
+    assert pin_public_url("https://93.184.216.34/x").url == "https://93.184.216.34/x"
+    assert pin_public_url("http://127.0.0.1:9/x", allow_private=True).url == "http://127.0.0.1:9/x"
+    with pytest.raises(UrlNotAllowed):
+        pin_public_url("http://internal.example/x", resolve=lambda h, p: ["10.0.0.5"])

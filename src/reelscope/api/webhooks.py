@@ -41,7 +41,7 @@ import httpx
 
 from reelscope import __version__
 from reelscope.core.errors import UrlNotAllowed
-from reelscope.core.urls import check_public_url
+from reelscope.core.urls import Resolver, pin_public_url
 
 SIGNATURE_HEADER = "X-Reelscope-Signature"
 TIMESTAMP_HEADER = "X-Reelscope-Timestamp"
@@ -133,6 +133,7 @@ class WebhookSender:
         timeout_s: float = 10.0,
         allow_private: bool = False,
         transport: httpx.BaseTransport | None = None,
+        resolve: Resolver | None = None,
     ) -> None:
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -146,6 +147,7 @@ class WebhookSender:
         self._backoff_max_s = backoff_max_s
         self._timeout_s = timeout_s
         self._allow_private = allow_private
+        self._resolve = resolve  # None: the system resolver (tests pass a fake one)
         # Redirects are never followed: the Location could name an internal host the URL check never saw.
         self._client = httpx.Client(timeout=timeout_s, follow_redirects=False, transport=transport)
         self._user_agent = f"reelscope/{__version__}"
@@ -246,7 +248,9 @@ class WebhookSender:
 
     def _attempt(self, delivery: _Delivery) -> _Outcome:
         try:
-            check_public_url(delivery.url, allow_private=self._allow_private)
+            # Pinned to the address that was checked: a DNS answer that changes after the check
+            # (rebinding) cannot send the POST to an internal host.
+            pinned = pin_public_url(delivery.url, allow_private=self._allow_private, resolve=self._resolve)
         except UrlNotAllowed as exc:
             return _Outcome(False, False, None, f"URL refused: {exc.message}", sent=False)
         timestamp = int(time.time())
@@ -260,7 +264,9 @@ class WebhookSender:
         }
         try:
             # Streamed and never read: the receiver's answer body is not needed and could be huge.
-            with self._client.stream("POST", delivery.url.strip(), content=delivery.body, headers=headers) as response:
+            headers["Host"] = pinned.host_header
+            extensions = {"sni_hostname": pinned.sni_hostname} if pinned.sni_hostname else None
+            with self._client.stream("POST", pinned.url, content=delivery.body, headers=headers, extensions=extensions) as response:
                 return _classify(response.status_code, response.headers)
         except httpx.TimeoutException as exc:
             return _Outcome(False, True, None, f"timed out after {self._timeout_s} s ({type(exc).__name__})")

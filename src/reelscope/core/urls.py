@@ -4,8 +4,11 @@
 Numeric host spellings (``2130706433``, ``0x7f.1``, ``[::ffff:127.0.0.1]``) are decoded here rather
 than left to the resolver, so the answer never depends on which resolver a platform has.
 
-The check resolves the host once; the client that later connects resolves it again, so a DNS answer
-that changes in between (rebinding) is not caught here.
+``check_public_url`` resolves the host once; a client that later connects resolves it again, so a DNS
+answer that changes in between (rebinding) is not caught by the check alone. ``pin_public_url`` closes
+that gap for one request: it returns the URL rewritten to the very address that was checked, with the
+original host for the Host header and the TLS server name. (Downloads go further: yt-dlp's every
+connection is checked at connect time, ``ingest/guard.py``.)
 """
 
 from __future__ import annotations
@@ -14,7 +17,8 @@ import ipaddress
 import re
 import socket
 from collections.abc import Callable
-from urllib.parse import SplitResult, urlsplit
+from dataclasses import dataclass
+from urllib.parse import SplitResult, urlsplit, urlunsplit
 
 from reelscope.core.errors import UrlNotAllowed
 
@@ -50,11 +54,40 @@ def check_public_url(url: str, *, allow_private: bool = False, resolve: Resolver
     ``allow_private`` lets hosts with non-public addresses through (the scheme, credential and port
     rules still hold); ``resolve`` replaces the system resolver (tests pass a fake one).
     """
+    return _checked(url, allow_private, resolve)[0]
+
+
+@dataclass(frozen=True)
+class PinnedUrl:
+    url: str  # the URL to connect to: its host replaced by the checked address (unchanged when not pinned)
+    host_header: str  # the original host[:port], for the Host header
+    sni_hostname: str | None  # the original host name for TLS (https to a pinned name only)
+
+
+def pin_public_url(url: str, *, allow_private: bool = False, resolve: Resolver | None = None) -> PinnedUrl:
+    """``check_public_url``, then the URL pinned to the first checked address, so the request cannot
+    reach another address the name resolves to a moment later. With ``allow_private`` nothing is
+    checked and nothing pinned."""
+    url, parts, addresses = _checked(url, allow_private, resolve)
+    host_header = parts.netloc
+    if not addresses:
+        return PinnedUrl(url, host_header, None)
+    address = addresses[0]
+    netloc = f"[{address}]" if ":" in address else address
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    sni = parts.hostname if parts.scheme.lower() == "https" else None
+    return PinnedUrl(urlunsplit(parts._replace(netloc=netloc)), host_header, sni)
+
+
+def _checked(url: str, allow_private: bool, resolve: Resolver | None) -> tuple[str, SplitResult, list[str]]:
+    """(stripped URL, its parts, the checked addresses of a host name: [] for IP literals and when
+    ``allow_private`` skips the check)."""
     url = url.strip()
     parts = _split(url)
     host, port = _host_and_port(parts)
     if allow_private:
-        return url
+        return url, parts, []
     if host == "localhost" or host.endswith(".localhost"):
         raise UrlNotAllowed(f"URL host {host!r} is a loopback name", fix=FIX_PRIVATE)
     literal = _ip_literal(host)
@@ -63,7 +96,7 @@ def check_public_url(url: str, *, allow_private: bool = False, resolve: Resolver
     if blocked:
         verb = "is" if literal is not None else "resolves to"
         raise UrlNotAllowed(f"URL host {host!r} {verb} a non-public address ({', '.join(blocked)})", fix=FIX_PRIVATE)
-    return url
+    return url, parts, [] if literal is not None else addresses
 
 
 def _split(url: str) -> SplitResult:
