@@ -137,6 +137,7 @@ class Engine:
             decode_s = time.perf_counter() - decode_started
             on_event(Event("decoded", job_id, {"seconds": decode_s, "warnings": list(bundle.warnings)}))
             outcomes, waves_s = self._run_waves(job_id, job.plan, bundle, on_event, checkpoint)
+            checkpoint()  # cancelled during the last wave: its tasks were cut short, store no report
         except JobCancelled as exc:
             self.store.set_status(job_id, JobStatus.cancelled, exc.message)
             on_event(Event("job_finished", job_id, {"status": JobStatus.cancelled, "error": exc.message}))

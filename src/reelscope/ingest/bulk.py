@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -38,6 +39,7 @@ from reelscope.store.bulk import DONE, FAILED, BulkLedger
 from reelscope.store.jobs import JobStore
 
 Backend = Literal["process", "ray"]
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -116,7 +118,10 @@ def run_item(ctx: NodeContext, item: BulkItem, *, with_report: bool = True) -> I
         cached = any(e.kind == "cached" for e in seen)
     except JobCancelled:
         raise
-    except ReelscopeError as exc:
+    except Exception as exc:  # any one video's failure is its row, never the end of the run
+        if not isinstance(exc, ReelscopeError):
+            log.exception("bulk item %s failed unexpectedly", item.source)
+            exc = ReelscopeError(f"{type(exc).__name__}: {exc}")
         row = build_row(item, error=exc, wall_s=time.perf_counter() - started, attempts=attempts)
         return ItemResult(item.source, row, ok=False, transient=bool(getattr(exc, "transient", False)))
     row = build_row(item, report=report, wall_s=time.perf_counter() - started, attempts=attempts, cached=cached)
@@ -231,13 +236,20 @@ class BulkRun:
                 return None
 
         pool = ThreadPoolExecutor(self.settings.bulk_concurrent_jobs, thread_name_prefix="reelscope-bulk")
-        try:
-            pending: set[Future[ItemResult | None]] = {pool.submit(one, item) for item in todo}
-            while pending:
-                finished, pending = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
-                for future in finished:
+        futures = [pool.submit(one, item) for item in todo]
+        recorded: set[Future[ItemResult | None]] = set()
+
+        def record_done() -> None:
+            for future in futures:
+                if future not in recorded and future.done() and not future.cancelled():
+                    recorded.add(future)
                     if (result := future.result()) is not None:
                         record(result)
+
+        try:
+            while len(recorded) < len(futures):
+                wait([f for f in futures if f not in recorded], timeout=0.5, return_when=FIRST_COMPLETED)
+                record_done()
         except KeyboardInterrupt:
             ctx.cancel.set()  # running jobs stop at their next checkpoint and go back to pending
             for job_id in list(ctx.active_jobs):
@@ -245,6 +257,7 @@ class BulkRun:
             raise
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+            record_done()  # videos that finished while we were stopping keep their rows
             ctx.close()
 
     def _run_ray(self, todo: list[BulkItem], ledger: BulkLedger, record: Callable[[ItemResult], None]) -> None:
