@@ -14,7 +14,7 @@ from reelscope.core.jobs import JobStatus
 from reelscope.core.media_info import MediaInfo
 from reelscope.core.report import AnalysisReport, AnalyzerReport, SourceInfo, Timings
 from reelscope.core.results import OutcomeStatus, Segment
-from reelscope.store.jobs import JobStore, atomic_write_text
+from reelscope.store.jobs import JobStore, atomic_write_bytes, atomic_write_text
 
 
 @pytest.fixture()
@@ -134,9 +134,23 @@ def test_atomic_write_leaves_nothing_behind_on_failure(tmp_path):
     atomic_write_text(target, "old")
 
     with pytest.raises(TypeError):
-        atomic_write_text(target, 12345)  # type: ignore[arg-type]  # fails inside, after the temp file exists
+        atomic_write_text(target, 12345)  # type: ignore[arg-type]
     assert target.read_text() == "old"
     assert sorted(p.name for p in target.parent.iterdir()) == ["r.json"]
+
+
+def test_a_write_failing_after_its_temp_file_exists_leaves_nothing_behind(tmp_path, monkeypatch):
+    target = tmp_path / "out" / "s.parquet"
+    atomic_write_bytes(target, b"old")
+
+    def full_disk(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("reelscope.store.jobs.os.fsync", full_disk)
+    with pytest.raises(OSError, match="No space"):
+        atomic_write_bytes(target, b"new", mode=0o644)
+    assert target.read_bytes() == b"old"
+    assert sorted(p.name for p in target.parent.iterdir()) == ["s.parquet"]
 
 
 def test_report_is_none_until_the_job_is_final(store):

@@ -16,7 +16,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from reelscope.cli.params import build_settings, parse_set_flags
+from reelscope.cli.params import build_settings, exit_for, parse_set_flags
 from reelscope.core.errors import InvalidParams, ReelscopeError
 from reelscope.core.settings import Settings
 from reelscope.ingest.bulk import BulkOutcome, BulkRequest, BulkRun, ItemResult
@@ -28,12 +28,6 @@ from reelscope.store.jobs import JobStore
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
 
-
-def _fail(exc: ReelscopeError) -> typer.Exit:
-    console.print(f"[red]error:[/red] {escape(exc.message)}")
-    if exc.fix:
-        console.print(f"[dim]fix:[/dim] {escape(exc.fix)}")
-    return typer.Exit(exc.exit_code)
 
 
 def download(
@@ -48,7 +42,7 @@ def download(
         settings = build_settings(data_dir=data_dir, download_dir=download_dir)
         downloader = downloader_for(settings)
     except ReelscopeError as exc:
-        raise _fail(exc) from exc
+        raise exit_for(exc) from exc
     results: list[tuple[str, Downloaded | ReelscopeError]] = []
     for url in urls:
         try:
@@ -114,7 +108,7 @@ def bulk(
         target = output_dir or Path.cwd() / f"reelscope-bulk-{request.run_id(input_name)[:8]}"
         outcome = _run_bulk(settings, request, items, input_name, target, backend)  # type: ignore[arg-type]
     except ReelscopeError as exc:
-        raise _fail(exc) from exc
+        raise exit_for(exc) from exc
     _print_outcome(outcome)
     if outcome.interrupted:
         raise typer.Exit(130)

@@ -22,7 +22,7 @@ from rich.table import Column, Table
 from reelscope import __version__
 from reelscope.analyzers.registry import Registry
 from reelscope.cli import ingest, models, server
-from reelscope.cli.params import build_settings, parse_set_flags
+from reelscope.cli.params import build_settings, exit_for, parse_set_flags
 from reelscope.core.errors import InvalidParams, NotInReport, ReelscopeError, StoreError
 from reelscope.core.jobs import JobSpec
 from reelscope.core.report import AnalysisReport
@@ -40,12 +40,6 @@ out = Console()
 
 _STATUS_STYLE = {"ok": "green", "skipped": "yellow", "unavailable": "yellow", "failed": "red", "timed_out": "red", "crashed": "red"}
 
-
-def _fail(exc: ReelscopeError) -> typer.Exit:
-    console.print(f"[red]error:[/red] {exc.message}")
-    if exc.fix:
-        console.print(f"[dim]fix:[/dim] {exc.fix}")
-    return typer.Exit(exc.exit_code)
 
 
 @app.command()
@@ -84,7 +78,7 @@ def analyze(
             ex.close()
             store.close()
     except ReelscopeError as exc:
-        raise _fail(exc) from exc
+        raise exit_for(exc) from exc
     if output_dir is not None:
         target = output_dir / f"{path.stem}.reelscope.json"
         atomic_write_text(target, report.model_dump_json(indent=1))
@@ -136,7 +130,7 @@ def _write_subtitles(report: AnalysisReport, formats: list[str], folder: Path, s
             atomic_write_text(target, EXPORT_FORMATS[fmt](cues))
         except OSError as exc:
             error = StoreError(f"cannot write {target}: {exc.strerror or exc}", fix="choose a writable folder with -o")
-            raise _fail(error) from exc
+            raise exit_for(error) from exc
         detail = f"{len(cues)} cues" if cues else "no speech: the transcript has no words, the file has no cues"
         notes.append(f"{fmt}: {escape(str(target))} ({detail})")
     return notes

@@ -9,8 +9,9 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 
-from reelscope.core.errors import InvalidParams
+from reelscope.core.errors import InvalidParams, ReelscopeError
 from reelscope.core.settings import Settings
 
 
@@ -22,6 +23,15 @@ def build_settings(**overrides: Any) -> Settings:
         problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
         Console(stderr=True).print(f"[red]error:[/red] bad setting: {problems}")
         raise typer.Exit(2) from exc
+
+
+def exit_for(exc: ReelscopeError) -> typer.Exit:
+    """Print ``error: ...`` and ``fix: ...`` on stderr; the Exit carrying the error's own code."""
+    console = Console(stderr=True, soft_wrap=True)
+    console.print(f"[red]error:[/red] {escape(exc.message)}")
+    if exc.fix:
+        console.print(f"[dim]fix:[/dim] {escape(exc.fix)}")
+    return typer.Exit(exc.exit_code)
 
 
 def parse_set_flags(flags: list[str]) -> dict[str, dict[str, Any]]:

@@ -14,6 +14,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
+
 from reelscope import __version__
 from reelscope.analyzers.registry import Registry
 from reelscope.core.errors import JobCancelled, ReelscopeError, UnsupportedMedia
@@ -66,8 +68,7 @@ class Engine:
         InputError or MediaError that a client must see (unknown analyzer, bad params, a path
         outside ``allowed_roots``, missing, oversized or unreadable media)."""
         started = time.perf_counter()
-        names = resolve_analyzers(self.registry, spec.analyzers)
-        params = validate_params(self.registry, names, spec.params)
+        names, params = self._analyzers_and_params(spec)
         path = resolve_local(spec.source, allowed_roots)
         if path.stat().st_size > self.settings.max_file_size_bytes:
             raise UnsupportedMedia(
@@ -85,12 +86,16 @@ class Engine:
         """Check a URL job's analyzers and params before anything is downloaded. Returns (job id,
         analyzer names, effective params); the id comes from the URL, as the content is not known
         yet, so the same URL with the same analysis is one job."""
-        names = resolve_analyzers(self.registry, spec.analyzers)
-        params = validate_params(self.registry, names, spec.params)
+        names, params = self._analyzers_and_params(spec)
         effective = {n: p.model_dump(mode="json") for n, p in params.items()}
         versions = {n: self.registry.get(n).spec.version if self.registry.availability(n).available else "unknown" for n in names}
         url_key = hashlib.sha256(f"url:{spec.url or spec.source}".encode()).hexdigest()
         return derive_job_id(url_key, {n: (versions[n], effective[n]) for n in names}), names, effective
+
+    def _analyzers_and_params(self, spec: JobSpec) -> tuple[list[str], dict[str, BaseModel]]:
+        """UnknownAnalyzer or InvalidParams now, before any media is touched."""
+        names = resolve_analyzers(self.registry, spec.analyzers)
+        return names, validate_params(self.registry, names, spec.params)
 
     def run(
         self,

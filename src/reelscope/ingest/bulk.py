@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from reelscope.core.errors import JobCancelled, ReelscopeError
+from reelscope.core.errors import JobCancelled, JobNotFound, ReelscopeError
 from reelscope.core.jobs import JobSpec
 from reelscope.core.report import AnalysisReport
 from reelscope.core.settings import Settings
@@ -172,7 +172,7 @@ class BulkRun:
         self.on_result = on_result
         self.on_plan = on_plan  # (items already finished, items in the input, resumed)
 
-    def plan(self, items: list[BulkItem], input_name: str) -> tuple[BulkLedger, bool, list[BulkItem], int]:
+    def _plan(self, items: list[BulkItem], input_name: str) -> tuple[BulkLedger, bool, list[BulkItem], int]:
         """Register the items; returns (ledger, resumed, items to run, items already finished)."""
         ledger = BulkLedger(self.store, self.request.run_id(input_name))
         resumed = ledger.open(input_name, {"analyzers": list(self.request.analyzers), "params": self.request.params})
@@ -189,7 +189,7 @@ class BulkRun:
         return ledger, resumed, todo, len(items) - len(todo)
 
     def run(self, items: list[BulkItem], input_name: str, out_dir: Path) -> BulkOutcome:
-        ledger, resumed, todo, skipped = self.plan(items, input_name)
+        ledger, resumed, todo, skipped = self._plan(items, input_name)
         self.on_plan(skipped, len(items), resumed)
         started = time.perf_counter()
         done_now: list[dict[str, Any]] = []
@@ -287,8 +287,12 @@ class BulkRun:
     def _keep_report(self, result: ItemResult) -> None:
         """Put a report computed on another node into this store (already there on a shared data dir)."""
         assert result.job_id is not None and result.report_json is not None
-        if self.store.report(result.job_id) is not None:
-            return
+        try:
+            record = self.store.get(result.job_id)
+            if record.status.is_final and record.report_path and Path(record.report_path).exists():
+                return  # a data dir shared with the actor: nothing to parse or write
+        except JobNotFound:
+            pass
         report = AnalysisReport.model_validate_json(result.report_json)
         self.store.create_job(report.job_id, report.source.path, report.source.sha256, list(report.analyzers),
                               {n: a.params for n, a in report.analyzers.items()})

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import statistics
-import tempfile
 from collections import Counter
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from rich.table import Table
 
@@ -25,6 +22,7 @@ from reelscope.core.errors import ReelscopeError
 from reelscope.core.report import AnalysisReport
 from reelscope.core.results import OutcomeStatus
 from reelscope.ingest.inputs import BulkItem
+from reelscope.store.jobs import atomic_write_bytes, atomic_write_text
 
 BASE_COLUMNS: tuple[str, ...] = (
     "position", "input", "kind", "status", "job_id", "error_code", "error", "attempts", "wall_s",
@@ -119,29 +117,13 @@ def _clean(value: Any) -> Any:
 
 
 # -- files --------------------------------------------------------------------------------------
-@contextmanager
-def _atomic(path: Path, mode: str) -> Iterator[IO[Any]]:
-    """Write to a temp file beside ``path`` and move it into place only when writing succeeded,
-    so a reader (or a killed run) never sees half a summary."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        os.chmod(temp, 0o644)  # mkstemp makes it 0600; a summary is meant to be shared
-        with os.fdopen(fd, mode, **({"encoding": "utf-8"} if "b" not in mode else {})) as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+_SHARED = 0o644  # a summary is meant to be shared; temp files start as 0600
 
 
 def write_jsonl(rows: Sequence[dict[str, Any]], path: Path) -> None:
     """One JSON object per line, in row order."""
-    with _atomic(Path(path), "w") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False, default=str) + "\n")
+    text = "".join(json.dumps(row, ensure_ascii=False, default=str) + "\n" for row in rows)
+    atomic_write_text(Path(path), text, mode=_SHARED)
 
 
 def write_parquet(rows: Sequence[dict[str, Any]], path: Path) -> None:
@@ -162,8 +144,9 @@ def write_parquet(rows: Sequence[dict[str, Any]], path: Path) -> None:
             arrays.append(pa.array([v if v is None or isinstance(v, str) else json.dumps(v, default=str) for v in values],
                                    type=pa.string()))
     table = pa.Table.from_arrays(arrays, names=names)
-    with _atomic(Path(path), "wb") as handle:
-        pq.write_table(table, handle)
+    buffer = pa.BufferOutputStream()
+    pq.write_table(table, buffer)
+    atomic_write_bytes(Path(path), buffer.getvalue().to_pybytes(), mode=_SHARED)
 
 
 # -- totals -------------------------------------------------------------------------------------
